@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GimletConfig(AppConfig):
+    name = "gimlet"
+    verbose_name = "Tenancy"

@@ -1,0 +1,60 @@
+"""Writes on tenants and memberships."""
+
+from django.db import transaction
+
+from gimlet.audit import audit_event_record
+from gimlet.models import AuditAction, Membership, Tenant
+
+
+@transaction.atomic
+def tenant_create(*, actor, name, slug, alert_emails=()):
+    tenant = Tenant(name=name, slug=slug, alert_emails=list(alert_emails))
+    tenant.full_clean()
+    tenant.save()
+    audit_event_record(
+        tenant=tenant, actor=actor, action=AuditAction.CREATE, target=tenant
+    )
+    return tenant
+
+
+@transaction.atomic
+def membership_add(*, tenant, actor, user, role):
+    membership = Membership(tenant=tenant, user=user, role=role)
+    membership.full_clean()
+    membership.save()
+    audit_event_record(
+        tenant=tenant,
+        actor=actor,
+        action=AuditAction.CREATE,
+        target=membership,
+        changes={"user": user.get_username(), "role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_update(*, membership, actor, role):
+    previous = membership.role
+    membership.role = role
+    membership.full_clean()
+    membership.save(update_fields=["role"])
+    audit_event_record(
+        tenant=membership.tenant,
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=membership,
+        changes={"role": [previous, role]},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership, actor):
+    audit_event_record(
+        tenant=membership.tenant,
+        actor=actor,
+        action=AuditAction.DELETE,
+        target=membership,
+        changes={"user": membership.user.get_username()},
+    )
+    membership.delete()

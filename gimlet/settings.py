@@ -1,0 +1,276 @@
+"""Settings for Gimlet registries, read from the environment in one place.
+
+Every value comes from an environment variable (or `.env` beside manage.py
+when present). Production differs from development only through those
+variables; DJANGO_DEBUG=true marks development.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+KEY_HELP = (
+    "Generate one with: python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())' "
+    "(or run `python3 run.py`, which writes a .env with fresh keys)."
+)
+SECRET_KEY_HELP = (
+    "Generate one with: python -c 'import secrets; "
+    "print(secrets.token_urlsafe(50))' "
+    "(or run `python3 run.py`, which writes a .env with fresh keys)."
+)
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        f"DJANGO_SECRET_KEY is not set. {SECRET_KEY_HELP}"
+    )
+
+# Comma-separated Fernet keys: the first encrypts, every key decrypts, so a
+# new key goes first and the old one stays listed until rotation is done.
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
+if not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEY is not set. {KEY_HELP}")
+
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS",
+    default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [],
+)
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "encrypted_model_fields",
+    "gimlet",
+    "environments",
+    "registries",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gimlet.tenancy.TenantScopeMiddleware",
+]
+
+ROOT_URLCONF = "gimlet.urls"
+WSGI_APPLICATION = "gimlet.wsgi.application"
+ASGI_APPLICATION = "gimlet.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db(
+        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'gimlet.sqlite3'}"
+    ),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one SQLite file: wait for a lock instead of
+    # failing at once, and let readers run beside the writer.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=VAR_DIR / "static")
+
+# Broker and cache: Redis when REDIS_URL is set, otherwise kombu's filesystem
+# transport and the database cache, which every process on one host shares.
+REDIS_URL = env.str("REDIS_URL", default="")
+BROKER_DIR = VAR_DIR / "broker"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Seconds a reserved, unacknowledged task stays hidden from other
+        # workers; countdowns and retries are kept below it.
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "gimlet",
+        }
+    }
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "gimlet_cache",
+        }
+    }
+
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="Gimlet registries <gimlet@localhost>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gimlet registries API",
+    "VERSION": "1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Production hardening; each can be relaxed through the environment, for
+# example behind a proxy that terminates TLS on a private network.
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+    SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=True)
+    if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "redact_secrets": {"()": "gimlet.logging.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+    },
+}
+
+# Gimlet's own settings. Base URLs below are trusted configuration; what
+# users enter goes through the outbound-request guard.
+GIMLET_BASE_URL = env.str("GIMLET_BASE_URL", default="http://127.0.0.1:8000")
+GIMLET_GITHUB_API_URL = env.str(
+    "GIMLET_GITHUB_API_URL", default="https://api.github.com"
+).rstrip("/")
+GIMLET_GHCR_URL = env.str("GIMLET_GHCR_URL", default="https://ghcr.io").rstrip("/")
+GIMLET_DOCKERHUB_AUTH_URL = env.str(
+    "GIMLET_DOCKERHUB_AUTH_URL", default="https://auth.docker.io"
+).rstrip("/")
+# Days before an expiry date at which tenant admins are alerted, plus one
+# alert when it has passed.
+GIMLET_EXPIRY_ALERT_DAYS = sorted(
+    (int(day) for day in env.list("GIMLET_EXPIRY_ALERT_DAYS", default=["14", "7", "3", "1"])),
+    reverse=True,
+)
+# Days ahead of an expiry date during which a credential is flagged expiring.
+GIMLET_EXPIRING_WINDOW_DAYS = env.int("GIMLET_EXPIRING_WINDOW_DAYS", default=14)
+GIMLET_REVALIDATE_INTERVAL_MINUTES = env.int(
+    "GIMLET_REVALIDATE_INTERVAL_MINUTES", default=360
+)
+GIMLET_VALIDATION_CONCURRENCY = env.int("GIMLET_VALIDATION_CONCURRENCY", default=20)
+# CIDRs that user-entered registry URLs may resolve to although they are
+# loopback, private or reserved. Metadata addresses stay refused.
+GIMLET_REGISTRY_ALLOWED_NETWORKS = env.list(
+    "GIMLET_REGISTRY_ALLOWED_NETWORKS", default=[]
+)
+GIMLET_ALLOW_HTTP_REGISTRIES = env.bool("GIMLET_ALLOW_HTTP_REGISTRIES", default=False)
+GIMLET_BUILTIN_REGISTRY_URL = env.str(
+    "GIMLET_BUILTIN_REGISTRY_URL", default="127.0.0.1:32447"
+)
+# Outbound request limits: connect and read timeouts in seconds, body cap
+# in bytes.
+GIMLET_CONNECT_TIMEOUT = env.float("GIMLET_CONNECT_TIMEOUT", default=5.0)
+GIMLET_READ_TIMEOUT = env.float("GIMLET_READ_TIMEOUT", default=10.0)
+GIMLET_MAX_RESPONSE_BYTES = env.int("GIMLET_MAX_RESPONSE_BYTES", default=1024 * 1024)

@@ -1,0 +1,94 @@
+"""Encrypted secret fields that fail loudly.
+
+django-encrypted-model-fields returns the stored ciphertext unchanged when
+no configured key decrypts it (0.6.5, `EncryptedMixin.to_python`), so a
+missing key would show ciphertext as if it were the token and save it
+encrypted a second time. The field here raises instead, and reads the key
+list from settings at call time so that key rotation and tests see it.
+"""
+
+import functools
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.db import models
+from django.dispatch import receiver
+from encrypted_model_fields.fields import EncryptedTextField
+
+
+class SecretDecryptionError(Exception):
+    """A stored secret that none of the configured keys can decrypt."""
+
+
+@functools.cache
+def get_crypter():
+    keys = settings.FIELD_ENCRYPTION_KEY
+    if isinstance(keys, str):
+        keys = [key for key in keys.split(",") if key.strip()]
+    if not keys:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY lists no key.")
+    try:
+        return MultiFernet([Fernet(key.strip()) for key in keys])
+    except (ValueError, TypeError) as error:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY contains a value that is not a Fernet key "
+            f"(32 url-safe base64-encoded bytes): {error}"
+        ) from None
+
+
+@receiver(setting_changed)
+def reset_crypter(*, setting, **kwargs):
+    if setting == "FIELD_ENCRYPTION_KEY":
+        get_crypter.cache_clear()
+
+
+def encrypt(plaintext):
+    return get_crypter().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(ciphertext):
+    """Decrypt with any configured key; raise InvalidToken if none fits."""
+    return get_crypter().decrypt(ciphertext.encode()).decode()
+
+
+def is_ciphertext(value):
+    try:
+        decrypt(value)
+    except (InvalidToken, ValueError):
+        return False
+    return True
+
+
+class EncryptedSecretField(EncryptedTextField):
+    """A Fernet-encrypted text column that raises when it cannot decrypt."""
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        try:
+            return decrypt(value)
+        except (InvalidToken, ValueError):
+            raise SecretDecryptionError(
+                f"Cannot decrypt {self.model._meta.label}.{self.name} with the "
+                "keys in FIELD_ENCRYPTION_KEY. Add the key that encrypted it "
+                "to the list (after the current one) and restart."
+            ) from None
+
+    def to_python(self, value):
+        # Values in Python are plaintext: never try to decrypt them here, as
+        # the parent class does, or a token that happens to be Fernet
+        # ciphertext would be replaced silently.
+        return models.TextField.to_python(self, value)
+
+    def get_db_prep_save(self, value, connection):
+        value = models.TextField.get_db_prep_save(self, value, connection)
+        if value is None:
+            return None
+        if is_ciphertext(value):
+            raise SecretDecryptionError(
+                f"Refusing to save ciphertext as the plaintext of "
+                f"{self.model._meta.label}.{self.name}."
+            )
+        return encrypt(str(value))
