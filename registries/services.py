@@ -15,7 +15,8 @@ from registries.models import ExpirySource, Registry, Status, Trigger
 
 logger = logging.getLogger(__name__)
 
-# Fields a caller may set; `None` for a secret means "keep the stored one".
+# Fields a caller may set. `None` for a secret means "keep the stored one";
+# an empty certificate removes it.
 EDITABLE_FIELDS = ("name", "url", "login", "token", "certificate", "expires_at")
 SECRET_FIELDS = ("token", "certificate")
 # Changing one of these makes the last check result meaningless.
@@ -36,6 +37,8 @@ def _apply(registry, fields):
             raise TypeError(f"{field} is not an editable registry field")
         if field in SECRET_FIELDS and value is None:
             continue
+        if field == "certificate" and not value.strip():
+            value = None
         before = getattr(registry, field)
         if before == value:
             continue
