@@ -146,7 +146,9 @@ def main(argv):
     if command not in {"serve", "test"}:
         print(__doc__)
         return 2
-    if not in_venv():
+    # GIMLET_SKIP_INSTALL=1 runs with the current interpreter, whose
+    # environment already has the project's dependencies.
+    if not in_venv() and not os.environ.get("GIMLET_SKIP_INSTALL"):
         install("dev" if command == "test" else "")
         return subprocess.call([str(VENV_PYTHON), __file__, *argv])
     if command == "test":

@@ -105,6 +105,17 @@ class ImageSettings(models.Model):
     def __str__(self):
         return f"{self.app} in {self.environment}"
 
+    def save(self, *args, **kwargs):
+        # Enforced here too, so no entry point can pair an app with another
+        # environment's registry.
+        if self.registry.environment_id != self.environment_id:
+            raise ValidationError(
+                {"registry": "The registry belongs to another environment."}
+            )
+        if not self.repository:
+            self.repository = self.registry.default_repository(self.app)
+        super().save(*args, **kwargs)
+
     def clean(self):
         if (
             self.registry_id
@@ -119,14 +130,3 @@ class ImageSettings(models.Model):
             )
         if self.registry_id and not self.repository:
             self.repository = self.registry.default_repository(self.app)
-
-    def save(self, *args, **kwargs):
-        # Enforced here too, so no entry point can pair an app with another
-        # environment's registry.
-        if self.registry.environment_id != self.environment_id:
-            raise ValidationError(
-                {"registry": "The registry belongs to another environment."}
-            )
-        if not self.repository:
-            self.repository = self.registry.default_repository(self.app)
-        super().save(*args, **kwargs)

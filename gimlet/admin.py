@@ -34,7 +34,14 @@ class MembershipAdmin(TenantScopedAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(TenantScopedAdmin):
-    list_display = ("created_at", "tenant", "actor", "action", "target_type", "target_repr")
+    list_display = (
+        "created_at",
+        "tenant",
+        "actor",
+        "action",
+        "target_type",
+        "target_repr",
+    )
     list_filter = ("action", "target_type")
     search_fields = ("target_repr", "actor__username")
     list_select_related = ("tenant", "actor")

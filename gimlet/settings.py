@@ -32,9 +32,7 @@ SECRET_KEY_HELP = (
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
-    raise ImproperlyConfigured(
-        f"DJANGO_SECRET_KEY is not set. {SECRET_KEY_HELP}"
-    )
+    raise ImproperlyConfigured(f"DJANGO_SECRET_KEY is not set. {SECRET_KEY_HELP}")
 
 # Comma-separated Fernet keys: the first encrypts, every key decrypts, so a
 # new key goes first and the old one stays listed until rotation is done.
@@ -116,7 +114,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -150,12 +150,13 @@ if REDIS_URL:
     }
 else:
     CELERY_BROKER_URL = "filesystem://localhost//"
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     }
@@ -254,7 +255,10 @@ GIMLET_DOCKERHUB_AUTH_URL = env.str(
 # Days before an expiry date at which tenant admins are alerted, plus one
 # alert when it has passed.
 GIMLET_EXPIRY_ALERT_DAYS = sorted(
-    (int(day) for day in env.list("GIMLET_EXPIRY_ALERT_DAYS", default=["14", "7", "3", "1"])),
+    (
+        int(day)
+        for day in env.list("GIMLET_EXPIRY_ALERT_DAYS", default=["14", "7", "3", "1"])
+    ),
     reverse=True,
 )
 # Days ahead of an expiry date during which a credential is flagged expiring.
@@ -277,3 +281,8 @@ GIMLET_BUILTIN_REGISTRY_URL = env.str(
 GIMLET_CONNECT_TIMEOUT = env.float("GIMLET_CONNECT_TIMEOUT", default=5.0)
 GIMLET_READ_TIMEOUT = env.float("GIMLET_READ_TIMEOUT", default=10.0)
 GIMLET_MAX_RESPONSE_BYTES = env.int("GIMLET_MAX_RESPONSE_BYTES", default=1024 * 1024)
+# The longest one outbound request may take in seconds, body included, so a
+# server that trickles bytes cannot hold a check past its time limit.
+GIMLET_REQUEST_DEADLINE = env.float("GIMLET_REQUEST_DEADLINE", default=30.0)
+# After GitHub accepts a token, also ask ghcr.io for a pull token with it.
+GIMLET_GHCR_CHECK = env.bool("GIMLET_GHCR_CHECK", default=True)

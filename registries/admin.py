@@ -67,7 +67,14 @@ class RegistryAdminForm(forms.ModelForm):
 
 class CheckInline(TenantScopedInline):
     model = Check
-    fields = ("created_at", "status", "message", "http_status", "duration_ms", "trigger")
+    fields = (
+        "created_at",
+        "status",
+        "message",
+        "http_status",
+        "duration_ms",
+        "trigger",
+    )
     readonly_fields = fields
     ordering = ("-created_at",)
     max_num = 0
@@ -100,6 +107,17 @@ class RegistryAdmin(TenantScopedAdmin):
     search_fields = ("name", "login", "url", "environment__name")
     list_select_related = ("environment__tenant",)
     inlines = [CheckInline]
+    input_fields = (
+        "environment",
+        "kind",
+        "name",
+        "url",
+        "login",
+        "token",
+        "certificate",
+        "clear_certificate",
+        "expires_at",
+    )
     readonly_fields = (
         "token_hint",
         "status",
@@ -116,6 +134,9 @@ class RegistryAdmin(TenantScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).without_secrets()
+
+    def get_fields(self, request, obj=None):
+        return (*self.input_fields, *self.readonly_fields)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -157,8 +178,10 @@ class AlertAdmin(TenantScopedAdmin):
     readonly_fields = [field.name for field in Alert._meta.fields]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer(
-            "registry__token", "registry__certificate"
+        return (
+            super()
+            .get_queryset(request)
+            .defer("registry__token", "registry__certificate")
         )
 
     def has_add_permission(self, request):

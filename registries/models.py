@@ -111,7 +111,9 @@ class Registry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = ScopedManager(tenant="environment__tenant", _manager_class=RegistryManager)
+    objects = ScopedManager(
+        tenant="environment__tenant", _manager_class=RegistryManager
+    )
 
     class Meta:
         verbose_name_plural = "registries"
@@ -129,6 +131,13 @@ class Registry(models.Model):
     def __str__(self):
         return f"{self.name or self.kind} ({self.get_kind_display()})"
 
+    def save(self, *args, **kwargs):
+        self._check_kind_unchanged()
+        if not self.name:
+            self.name = self.kind
+        self._sync_secret_metadata()
+        super().save(*args, **kwargs)
+
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
@@ -137,9 +146,7 @@ class Registry(models.Model):
 
     def clean(self):
         if self.kind not in KIND_RULES:
-            raise ValidationError(
-                {"kind": f"Choose one of: {', '.join(Kind.values)}."}
-            )
+            raise ValidationError({"kind": f"Choose one of: {', '.join(Kind.values)}."})
         self._check_kind_unchanged()
         if not self.name:
             self.name = self.kind
@@ -162,13 +169,6 @@ class Registry(models.Model):
     def validate_constraints(self, exclude=None):
         # Name uniqueness is checked in clean(), as an error on the field.
         super().validate_constraints(exclude={*(exclude or ()), "name"})
-
-    def save(self, *args, **kwargs):
-        self._check_kind_unchanged()
-        if not self.name:
-            self.name = self.kind
-        self._sync_secret_metadata()
-        super().save(*args, **kwargs)
 
     def _check_kind_unchanged(self):
         stored = getattr(self, "_stored_kind", None)

@@ -65,7 +65,9 @@ class Command(BaseCommand):
             self.stdout.write(f"User {username!r} exists; its password is unchanged.")
             return user
         password = os.environ.get(password_variable) or secrets.token_urlsafe(12)
-        create = User.objects.create_superuser if superuser else User.objects.create_user
+        create = (
+            User.objects.create_superuser if superuser else User.objects.create_user
+        )
         user = create(
             username=username, email=f"{username}@localhost", password=password
         )
