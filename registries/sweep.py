@@ -1,0 +1,210 @@
+"""The periodic sweep that checks every credential, and its safeguards.
+
+The sweep splits all registry ids into batches, one task each; a batch runs
+up to GIMLET_VALIDATION_CONCURRENCY checks at once in threads that share the
+pooled HTTP sessions of registries.http. Locks live in the shared cache
+(Redis in production), so they hold across workers and machines:
+
+- one sweep at a time, and one sweep per beat interval;
+- a host that answered with a rate limit is paused, for every worker,
+  until the time it named.
+
+A batch that runs again after a crash skips the credentials that were
+checked after its sweep started, so re-running it is harmless.
+"""
+
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from registries.alerts import status_change_alert_record
+from registries.checking import registry_check
+from registries.models import Kind, Registry
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+SWEEP_LOCK_KEY = "gimlet:sweep:running"
+PAUSE_KEY = "gimlet:pause:{host}"
+
+
+def max_countdown():
+    """The longest safe countdown, in seconds: below the broker's visibility
+    timeout, after which Redis would hand an unacknowledged task to a second
+    worker while the first still waits.
+    """
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    visibility = options.get("visibility_timeout", 3600)
+    return max(1, int(visibility * 0.8))
+
+
+def upstream_host(registry):
+    """The host a check of this registry calls first, or None for builtin."""
+    if registry.kind == Kind.GHCR:
+        return urlsplit(settings.GIMLET_GITHUB_API_URL).netloc
+    if registry.kind == Kind.DOCKERHUB:
+        return urlsplit(settings.GIMLET_DOCKERHUB_AUTH_URL).netloc
+    if registry.kind == Kind.CUSTOM:
+        return urlsplit(registry.url).netloc
+    return None
+
+
+def host_paused_until(host, now=None):
+    if not host:
+        return None
+    until = cache.get(PAUSE_KEY.format(host=host))
+    now = now or timezone.now()
+    if until is None or until <= now:
+        return None
+    return until
+
+
+def host_pause(host, until):
+    """Pause calls to `host` until `until`, for every worker."""
+    seconds = (until - timezone.now()).total_seconds()
+    if host and seconds > 0:
+        current = cache.get(PAUSE_KEY.format(host=host))
+        if current is None or current < until:
+            cache.set(PAUSE_KEY.format(host=host), until, timeout=int(seconds) + 1)
+            logger.info("Pausing calls to %s until %s.", host, until.isoformat())
+
+
+def check_and_alert(*, registry_id, trigger):
+    """Check a registry, pause its host on a rate limit, record alerts.
+
+    Return the refreshed registry, or None when it no longer exists.
+    """
+    before = (
+        Registry.objects.filter(pk=registry_id)
+        .values("status", "last_valid_at")
+        .first()
+    )
+    if before is None:
+        return None
+    registry_check(registry_id=registry_id, trigger=trigger)
+    registry = (
+        Registry.objects.without_secrets()
+        .select_related("environment__tenant")
+        .filter(pk=registry_id)
+        .first()
+    )
+    if registry is None:
+        return None
+    if registry.retry_after and registry.retry_after > timezone.now():
+        host_pause(upstream_host(registry), registry.retry_after)
+    alert = status_change_alert_record(
+        registry=registry,
+        previous_status=before["status"],
+        previous_valid_at=before["last_valid_at"],
+    )
+    if alert is not None:
+        from registries.tasks import send_alerts
+
+        send_alerts.delay()
+    return registry
+
+
+def sweep_start(*, sweep_id=None, scheduled=True):
+    """Take the sweep lock and return (sweep_id, started_at, batches).
+
+    Return None when another sweep holds the lock or, for a scheduled
+    sweep, when one already ran in this interval: two beat processes by
+    mistake still give one sweep per interval.
+    """
+    sweep_id = sweep_id or uuid.uuid4().hex
+    lock_seconds = settings.GIMLET_REVALIDATE_INTERVAL_MINUTES * 60
+    if scheduled:
+        slot = int(timezone.now().timestamp() // lock_seconds)
+        slot_key = f"gimlet:sweep:slot:{slot}"
+        if not cache.add(slot_key, sweep_id, timeout=lock_seconds):
+            if cache.get(slot_key) != sweep_id:
+                logger.info("This interval was swept; sweep %s skipped.", sweep_id)
+                return None
+    if not cache.add(SWEEP_LOCK_KEY, sweep_id, timeout=lock_seconds):
+        if cache.get(SWEEP_LOCK_KEY) != sweep_id:
+            logger.info("A sweep is running already; sweep %s skipped.", sweep_id)
+            return None
+    started_at = timezone.now()
+    ids = list(Registry.objects.order_by("pk").values_list("pk", flat=True))
+    batches = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+    if not batches:
+        cache.delete(SWEEP_LOCK_KEY)
+        return sweep_id, started_at, []
+    cache.set(f"gimlet:sweep:{sweep_id}:pending", len(batches), timeout=lock_seconds)
+    cache.set(f"gimlet:sweep:{sweep_id}:started", started_at, timeout=lock_seconds)
+    logger.info(
+        "Sweep %s started: %d credentials in %d batches.",
+        sweep_id,
+        len(ids),
+        len(batches),
+    )
+    return sweep_id, started_at, batches
+
+
+def sweep_batch_done(sweep_id, batch_number):
+    """Count a finished batch once; release the lock after the last one."""
+    if not cache.add(f"gimlet:sweep:{sweep_id}:done:{batch_number}", True, 86400):
+        return
+    try:
+        remaining = cache.decr(f"gimlet:sweep:{sweep_id}:pending")
+    except ValueError:
+        remaining = 0
+    if remaining > 0:
+        return
+    started_at = cache.get(f"gimlet:sweep:{sweep_id}:started")
+    if cache.get(SWEEP_LOCK_KEY) == sweep_id:
+        cache.delete(SWEEP_LOCK_KEY)
+    if started_at is not None:
+        seconds = (timezone.now() - started_at).total_seconds()
+        cache.set("gimlet:sweep:last_duration", seconds, timeout=None)
+        logger.info("Sweep %s finished in %.1f s.", sweep_id, seconds)
+
+
+def _check_one(registry_id, started_at, deferred):
+    close_old_connections()
+    try:
+        row = Registry.objects.filter(pk=registry_id).only(
+            "kind", "url", "checked_at", "environment_id"
+        )
+        registry = row.first()
+        if registry is None:
+            return
+        if registry.checked_at and registry.checked_at >= started_at:
+            return
+        paused_until = host_paused_until(upstream_host(registry))
+        if paused_until is not None:
+            deferred.append((registry_id, paused_until))
+            return
+        check_and_alert(registry_id=registry_id, trigger="schedule")
+    except Exception:
+        logger.exception("The scheduled check of registry %s failed.", registry_id)
+    finally:
+        connections.close_all()
+
+
+def check_batch(registry_ids, started_at):
+    """Check the registries not yet checked since `started_at`.
+
+    Return the (registry_id, paused_until) pairs skipped because their host
+    is paused.
+    """
+    if isinstance(started_at, str):
+        started_at = datetime.fromisoformat(started_at)
+    deferred = []
+    workers = max(1, min(settings.GIMLET_VALIDATION_CONCURRENCY, len(registry_ids)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+        for registry_id in registry_ids:
+            pool.submit(_check_one, registry_id, started_at, deferred)
+    return deferred
+
+
+def countdown_until(moment):
+    seconds = (moment - timezone.now()).total_seconds() + 1
+    return int(min(max(seconds, 1), max_countdown()))
