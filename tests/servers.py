@@ -216,7 +216,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         server = self.server.fake
         server.requests.append(
-            Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+            Recorded(
+                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}
+            )
         )
         route = server.routes.get(self.path.split("?", 1)[0])
         reply = route(self) if callable(route) else route
@@ -255,7 +257,9 @@ class FakeServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def _wrap_tls(self, identity):
-        folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"gimlet-fake-{uuid.uuid4().hex}"
+        folder = (
+            Path(os.environ.get("TMPDIR", "/tmp")) / f"gimlet-fake-{uuid.uuid4().hex}"
+        )
         folder.mkdir(mode=0o700)
         cert_path, key_path = identity.write(folder, "server")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -324,7 +328,11 @@ class TokenServer(FakeServer):
             return Reply(
                 401,
                 {"WWW-Authenticate": 'Basic realm="token"'},
-                {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+                {
+                    "errors": [
+                        {"code": "UNAUTHORIZED", "message": "authentication required"}
+                    ]
+                },
             )
         return Reply(200, body={"token": self.sign(credentials[0]), "expires_in": 300})
 
@@ -404,7 +412,9 @@ class DistributionRegistry:
             wait_for_port(self.port, self.process)
         except RuntimeError as error:
             self.stop()
-            raise RuntimeError(f"{error}; log: {self.log_path.read_text()[-2000:]}") from None
+            raise RuntimeError(
+                f"{error}; log: {self.log_path.read_text()[-2000:]}"
+            ) from None
         return self
 
     def stop(self):
