@@ -31,6 +31,13 @@ DOCKERHUB_LEGACY_TOKEN = re.compile(
 # Docker IDs: 4 to 30 lowercase letters and digits.
 DOCKER_ID = re.compile(r"[a-z0-9]{4,30}")
 HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+# A last label that is a decimal or hexadecimal number makes the name an
+# IPv4 address to URL parsers (WHATWG URL) and to getaddrinfo (inet_aton
+# forms such as 127.1), never a DNS name (RFC 1123, section 2.1).
+NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*", re.IGNORECASE)
+# RFC 3986 path: segments of unreserved and sub-delimiter characters, ":",
+# "@" and percent-encoded octets.
+URL_PATH = re.compile(r"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*")
 
 
 def clean_secret_text(value):
@@ -124,11 +131,16 @@ def clean_host(host):
     if not host:
         raise ValidationError("The URL has no host name. Use https://host[:port].")
     try:
-        ipaddress.ip_address(host)
+        address = ipaddress.ip_address(host)
     except ValueError:
         pass
     else:
-        return host
+        if getattr(address, "scope_id", None):
+            raise ValidationError(
+                f"{host!r} contains an IPv6 zone index, which names an "
+                "interface of this machine only. Remove the %zone part."
+            )
+        return str(address)
     try:
         ascii_host = host.encode("idna").decode("ascii")
     except UnicodeError:
@@ -140,7 +152,23 @@ def clean_host(host):
         raise ValidationError(
             f"{host!r} is not a valid host name. Use the registry's DNS name."
         )
+    if NUMERIC_LABEL.fullmatch(labels[-1]):
+        raise ValidationError(
+            f"{host!r} is neither a valid IPv4 address nor a host name. Write "
+            "an IPv4 address as four decimal numbers from 0 to 255, such as "
+            "192.0.2.10, or use the registry's DNS name."
+        )
     return ascii_host.lower()
+
+
+def reject_whitespace_and_controls(value):
+    # urlsplit() silently drops tabs and line breaks anywhere in a URL
+    # (Python 3.11, bpo-43882), so they must be caught before parsing.
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
+        raise ValidationError(
+            "The URL contains whitespace or control characters. Remove them "
+            "and enter the URL on one line."
+        )
 
 
 def clean_custom_url(value):
@@ -148,10 +176,10 @@ def clean_custom_url(value):
     value = value.strip()
     if not value:
         raise ValidationError("Enter the registry URL, as https://host[:port][/path].")
-    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
+    reject_whitespace_and_controls(value)
+    if "://" not in value:
         raise ValidationError(
-            "The URL contains whitespace or control characters. Enter it as "
-            "https://host[:port][/path]."
+            f"The URL {value!r} has no scheme. Write it as https://host[:port][/path]."
         )
     try:
         parts = urlsplit(value)
@@ -184,8 +212,12 @@ def clean_custom_url(value):
     host = clean_host(parts.hostname or "")
     if ":" in host:
         host = f"[{host}]"
-    path = parts.path
-    path = re.sub(r"/v2/?$", "", path.rstrip("/") + "/").rstrip("/")
+    if not URL_PATH.fullmatch(parts.path):
+        raise ValidationError(
+            f"The URL path {parts.path!r} contains characters that a URL path "
+            "cannot contain. Percent-encode them or remove them."
+        )
+    path = re.sub(r"/v2/?$", "", parts.path.rstrip("/") + "/").rstrip("/")
     netloc = f"{host}:{port}" if port else host
     return f"{parts.scheme.lower()}://{netloc}{path}"
 
@@ -193,6 +225,7 @@ def clean_custom_url(value):
 def clean_builtin_url(value):
     """Normalise the builtin registry's address, host[:port]."""
     value = value.strip() or settings.GIMLET_BUILTIN_REGISTRY_URL
+    reject_whitespace_and_controls(value)
     probe = value if "://" in value else f"//{value}"
     try:
         parts = urlsplit(probe)
@@ -204,11 +237,15 @@ def clean_builtin_url(value):
         ) from None
     if parts.scheme not in {"", "http", "https"}:
         raise ValidationError("Use host[:port], for example 127.0.0.1:32447.")
-    if parts.username or parts.password or parts.query or parts.fragment:
+    # An empty user name ("@host"), query ("host?") or fragment ("host#")
+    # parses as empty, so look for the delimiters themselves.
+    if "@" in parts.netloc or "?" in value or "#" in value:
         raise ValidationError(
             "Use host[:port] with no user name, query or fragment, for example "
             "127.0.0.1:32447."
         )
+    if port == 0:
+        raise ValidationError("Use a port between 1 and 65535.")
     if parts.path.strip("/") not in {"", "v2"}:
         raise ValidationError("Use host[:port], for example 127.0.0.1:32447.")
     host = clean_host(parts.hostname or "")
@@ -263,8 +300,14 @@ class KindRules:
         value = value.strip()
         if len(value) > 255 or any(unicodedata.category(c) == "Cc" for c in value):
             raise ValidationError(
-                "Enter a login of at most 255 characters without control "
-                "characters."
+                "Enter a login of at most 255 characters without control characters."
+            )
+        if ":" in value:
+            # HTTP Basic authentication joins login and token with a colon,
+            # so a login cannot contain one (RFC 7617, section 2).
+            raise ValidationError(
+                "The login contains a colon, which HTTP Basic authentication "
+                "cannot send. Use the registry's user or robot account name."
             )
         return value
 
