@@ -9,9 +9,8 @@ from cryptography.hazmat.primitives import hashes
 from django.core.exceptions import ValidationError
 
 MAX_BUNDLE_BYTES = 64 * 1024
-PEM_BLOCK = re.compile(
-    r"-----BEGIN ([A-Z0-9 ]+)-----\s*.*?-----END \1-----", re.DOTALL
-)
+PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*.*?-----END \1-----", re.DOTALL)
+PEM_BOUNDARY = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]+-----")
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,8 @@ def parse_bundle(pem):
             "This is a private key. Paste only the registry's CA certificate "
             "(-----BEGIN CERTIFICATE-----), and keep the key on the server."
         )
-    labels = {match.group(1) for match in PEM_BLOCK.finditer(pem)}
+    blocks = PEM_BLOCK.findall(pem)
+    labels = set(blocks)
     if not labels:
         raise ValidationError(
             "Enter one or more PEM certificates, each between "
@@ -51,6 +51,15 @@ def parse_bundle(pem):
         raise ValidationError(
             f"The bundle contains a PEM block of type {other}. Paste only "
             "CERTIFICATE blocks."
+        )
+    # load_pem_x509_certificates() (cryptography 50) skips a block that lacks
+    # its END line, so a bundle cut short in copying would lose a certificate
+    # without an error.
+    if len(PEM_BOUNDARY.findall(pem)) != 2 * len(blocks):
+        raise ValidationError(
+            "A PEM block in the bundle has a BEGIN line without its END line "
+            "(or the other way round). Copy each certificate again, from "
+            "-----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----."
         )
     try:
         certificates = x509.load_pem_x509_certificates(data)
