@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import models
+from django.db.models import Case, Value
+from django.db.models.functions import Cast
 from django.dispatch import receiver
 from encrypted_model_fields.fields import EncryptedTextField
 
@@ -86,9 +88,47 @@ class EncryptedSecretField(EncryptedTextField):
         value = models.TextField.get_db_prep_save(self, value, connection)
         if value is None:
             return None
+        if hasattr(value, "as_sql"):
+            self.check_expression(value)
+            return value
         if is_ciphertext(value):
             raise SecretDecryptionError(
                 f"Refusing to save ciphertext as the plaintext of "
                 f"{self.model._meta.label}.{self.name}."
             )
         return encrypt(str(value))
+
+    def check_expression(self, expression):
+        """Raise TypeError unless this field encrypts what `expression` writes.
+
+        bulk_update() writes Case(When(..., then=Value(v, output_field=f))),
+        wrapped in Cast() on PostgreSQL, and Value.as_sql() passes each such
+        value back through this field's get_db_prep_save() (Django 5.2). Any
+        other expression, such as F() or a Value typed as another field,
+        would write its value unencrypted.
+        """
+        for term in written_terms(expression):
+            if isinstance(term, Value) and (
+                term.value is None or term._output_field_or_none is self
+            ):
+                continue
+            # The message names the expression type only: a Value's repr
+            # would contain the secret.
+            raise TypeError(
+                f"Cannot write a {type(term).__name__} expression to the "
+                f"encrypted field {self.model._meta.label}.{self.name}, "
+                "because it would be stored unencrypted. Assign the plaintext "
+                "value instead."
+            )
+
+
+def written_terms(expression):
+    """Yield the expressions whose results an UPDATE would store."""
+    if isinstance(expression, Cast):
+        yield from written_terms(expression.get_source_expressions()[0])
+    elif isinstance(expression, Case):
+        for when in expression.cases:
+            yield from written_terms(when.result)
+        yield from written_terms(expression.default)
+    else:
+        yield expression
