@@ -2,8 +2,13 @@
 
 import secrets
 import string
+from datetime import UTC, datetime, timedelta
 
 import factory
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from django.contrib.auth import get_user_model
 
 from environments.models import Environment
@@ -89,3 +94,28 @@ class RegistryFactory(factory.django.DjangoModelFactory):
             login="robot",
             token=factory.LazyFunction(lambda: secrets.token_urlsafe(24)),
         )
+
+
+def self_signed_ca(common_name="Gimlet Test CA", *, valid_days=365):
+    """Make a self-signed CA certificate and return it with its private key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    # X.509 validity has whole seconds; drop microseconds so that the dates
+    # compare equal after a round trip through the certificate.
+    now = datetime.now(UTC).replace(microsecond=0)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=valid_days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, key
+
+
+def certificate_pem(certificate):
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
