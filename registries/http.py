@@ -214,16 +214,18 @@ class GuardedConnectionMixin:
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )
-            except TimeoutError:
+            except TimeoutError as cause:
                 error = ConnectTimeoutError(
                     self,
                     f"Connection to {self.host} ({address}) timed out "
                     f"(connect timeout={self.timeout}).",
                 )
-            except OSError as os_error:
+                error.__cause__ = cause
+            except OSError as cause:
                 error = NewConnectionError(
-                    self, f"Failed to connect to {self.host} ({address}): {os_error}"
+                    self, f"Failed to connect to {self.host} ({address}): {cause}"
                 )
+                error.__cause__ = cause
         raise error
 
 

@@ -254,7 +254,9 @@ class FakeServer:
         if identity is not None:
             self._wrap_tls(identity)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def _wrap_tls(self, identity):
         folder = (

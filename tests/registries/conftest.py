@@ -69,24 +69,32 @@ def _address_info(address, port):
     return (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
 
 
+class ConnectionLog(list):
+    """Connections a test attempted, and the loopback ports it may reach."""
+
+    def __init__(self):
+        super().__init__()
+        self.allowed_ports = set(SUITE_PORTS)
+
+
 @pytest.fixture
 def connection_attempts(monkeypatch):
-    """Record and fail every outbound socket connection of the test.
+    """Record and fail every socket connection the test did not allow.
 
-    Connections to the suite's own PostgreSQL and Redis ports on loopback
-    still go through.
+    Only loopback ports in `allowed_ports` connect: the suite's PostgreSQL
+    and Redis, and the test servers a test adds.
     """
-    attempts = []
+    log = ConnectionLog()
     real_connect = socket.socket.connect
 
     def connect(sock, address):
-        if address[0] in {"127.0.0.1", "::1"} and address[1] in SUITE_PORTS:
+        if address[0] in {"127.0.0.1", "::1"} and address[1] in log.allowed_ports:
             return real_connect(sock, address)
-        attempts.append(address)
+        log.append(address)
         raise AssertionError(f"a connection to {address} was attempted")
 
     monkeypatch.setattr(socket.socket, "connect", connect)
-    return attempts
+    return log
 
 
 @pytest.fixture(scope="session")
