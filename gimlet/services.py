@@ -58,3 +58,30 @@ def membership_remove(*, membership, actor):
         changes={"user": membership.user.get_username()},
     )
     membership.delete()
+
+
+TENANT_EDITABLE_FIELDS = ("name", "alert_emails")
+
+
+@transaction.atomic
+def tenant_update(*, tenant, actor, **fields):
+    changes = {}
+    for field, value in fields.items():
+        if field not in TENANT_EDITABLE_FIELDS:
+            raise TypeError(f"{field} is not an editable tenant field")
+        before = getattr(tenant, field)
+        if before != value:
+            changes[field] = [before, value]
+            setattr(tenant, field, value)
+    if not changes:
+        return tenant
+    tenant.full_clean()
+    tenant.save()
+    audit_event_record(
+        tenant=tenant,
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=tenant,
+        changes=changes,
+    )
+    return tenant

@@ -191,10 +191,23 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "gimlet.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "gimlet.api.exceptions.exception_handler",
+    # Throttles count in the default cache, which every web process shares
+    # (Redis, or the database cache without REDIS_URL). Views opt in with a
+    # throttle scope; rates are requests per second, minute, hour or day.
+    "DEFAULT_THROTTLE_RATES": {
+        "auth-token": env.str("GIMLET_API_TOKEN_RATE", default="10/minute"),
+        "pull-secret": env.str("GIMLET_API_PULL_SECRET_RATE", default="60/minute"),
+        "registry-check": env.str("GIMLET_API_CHECK_RATE", default="30/minute"),
+    },
+    # Proxies in front of the web server whose X-Forwarded-For entries are
+    # trusted. With 0 the client address is REMOTE_ADDR, so a client cannot
+    # dodge the token throttle by sending its own X-Forwarded-For.
+    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -204,6 +217,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "DESCRIPTION": (
+        "Registry credentials per environment, their checks and image pull "
+        "secrets. Authenticate with `Authorization: Token <key>` from "
+        "POST /api/v1/auth/token/, or with a session."
+    ),
 }
 
 # Production hardening; each can be relaxed through the environment, for

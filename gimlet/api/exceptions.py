@@ -1,0 +1,43 @@
+"""Turn model-layer errors into API responses instead of server errors."""
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
+from rest_framework import exceptions, serializers, status
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the object."
+    default_code = "conflict"
+
+
+def field_errors(error):
+    """Return a Django ValidationError as DRF field errors, same field names."""
+    detail = serializers.as_serializer_error(error)
+    if NON_FIELD_ERRORS in detail:
+        detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+    return detail
+
+
+def protected_detail(error):
+    names = sorted({str(obj) for obj in error.protected_objects})
+    shown = ", ".join(names[:5])
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return f"This object is still used by {shown}{more}. Change or delete those first."
+
+
+def exception_handler(exc, context):
+    """Map model validation errors to 400 and protected deletes to 409.
+
+    The services validate with `full_clean()` and raise Django's
+    ValidationError with field names; those reach the client as the same
+    field errors a serializer would give.
+    """
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(field_errors(exc))
+    elif isinstance(exc, ProtectedError):
+        exc = Conflict(protected_detail(exc))
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,37 @@
+from django.conf import settings
+from django_filters import rest_framework as filters
+
+from environments.models import Environment
+from gimlet.api.scoping import scoped_choices
+from gimlet.models import Tenant
+from registries.models import Kind, Registry, Status
+
+
+class RegistryFilter(filters.FilterSet):
+    tenant = filters.ModelChoiceFilter(
+        field_name="environment__tenant",
+        queryset=scoped_choices(Tenant, "pk"),
+        to_field_name="slug",
+        help_text="A tenant's slug.",
+    )
+    environment = filters.ModelChoiceFilter(
+        queryset=scoped_choices(Environment, "tenant"),
+        help_text="An environment's id.",
+    )
+    kind = filters.ChoiceFilter(choices=Kind.choices)
+    status = filters.ChoiceFilter(choices=Status.choices)
+    expiring = filters.BooleanFilter(
+        method="filter_expiring",
+        help_text="true for credentials whose token or certificate expires "
+        "within the warning window, false for the others.",
+    )
+
+    class Meta:
+        model = Registry
+        fields = ["tenant", "environment", "kind", "status", "expiring"]
+
+    def filter_expiring(self, queryset, name, value):
+        soon = queryset.expiring_within(settings.GIMLET_EXPIRING_WINDOW_DAYS)
+        if value:
+            return soon
+        return queryset.exclude(pk__in=soon.values("pk"))
