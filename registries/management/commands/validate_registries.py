@@ -48,7 +48,8 @@ class Command(BaseCommand):
             "progress bar when standard error is a terminal.",
         )
 
-    def handle(self, *args, tenant, kind, status, sync, **options):
+    def handle(self, *args, tenant, kind, status, sync, verbosity, **options):
+        self.verbosity = verbosity
         # Management commands run outside any request, so they enter the
         # scope they need: every tenant, narrowed by --tenant below.
         with scopes_disabled():
