@@ -49,9 +49,6 @@ class EnvironmentViewSet(TenantScopedViewSet):
     def prepare_queryset(self, queryset):
         return queryset.select_related("tenant")
 
-    def tenant_id_for_create(self, validated_data):
-        return validated_data["tenant"].pk
-
     def perform_destroy(self, instance):
         services.environment_delete(environment=instance, actor=self.request.user)
 
@@ -115,15 +112,13 @@ class ImageSettingsViewSet(TenantScopedViewSet):
     create_serializer_class = ImageSettingsCreateSerializer
     filterset_class = ImageSettingsFilter
     tenant_path = "environment__tenant"
+    create_tenant_field = ("environment", "tenant")
 
     def prepare_queryset(self, queryset):
         if self.action in {"list", "retrieve"}:
             return queryset
         # Writes and role checks read the environment's tenant.
         return queryset.select_related("environment__tenant")
-
-    def tenant_id_for_create(self, validated_data):
-        return validated_data["environment"].tenant_id
 
     def perform_destroy(self, instance):
         services.image_settings_delete(image_settings=instance, actor=self.request.user)

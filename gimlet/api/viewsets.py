@@ -1,9 +1,17 @@
 """The base of every tenant-owned API viewset."""
 
-from rest_framework import viewsets
+from collections.abc import Mapping
+
+from rest_framework import exceptions, status, viewsets
+from rest_framework.response import Response
 
 from gimlet.api.permissions import TenantRolePermission
-from gimlet.api.scoping import TenantScopeMixin, filter_by_tenant, is_tenant_admin
+from gimlet.api.scoping import (
+    TenantScopeMixin,
+    filter_by_tenant,
+    is_tenant_admin,
+    tenant_id_of,
+)
 
 
 class TenantScopedViewSet(TenantScopeMixin, viewsets.ModelViewSet):
@@ -23,6 +31,9 @@ class TenantScopedViewSet(TenantScopeMixin, viewsets.ModelViewSet):
     permission_classes = [TenantRolePermission]
     tenant_path = "tenant"
     create_serializer_class = None
+    # The create serializer's field that names the new object's tenant, and
+    # the path from that field's value to the tenant.
+    create_tenant_field = ("tenant", "pk")
     # Actions that members may run although they are not safe methods, and
     # reads that only admins may run.
     member_actions = frozenset()
@@ -47,12 +58,39 @@ class TenantScopedViewSet(TenantScopeMixin, viewsets.ModelViewSet):
             return self.create_serializer_class
         return super().get_serializer_class()
 
-    def tenant_id_for_create(self, validated_data):
-        """Return the id of the tenant that the new object will belong to."""
-        raise NotImplementedError
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        self.check_create_permission(serializer)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        headers = self.get_success_headers(serializer.data)
+        return Response(
+            serializer.data, status=status.HTTP_201_CREATED, headers=headers
+        )
+
+    def check_create_permission(self, serializer):
+        """Reject a member's create in their tenant, whatever else is wrong.
+
+        Only the field that names the tenant is validated here. A missing,
+        malformed or foreign value passes on to is_valid(), which reports
+        it as "not found" like any other invalid input.
+        """
+        name, tenant_path = self.create_tenant_field
+        if not isinstance(serializer.initial_data, Mapping):
+            return
+        field = serializer.fields[name]
+        try:
+            value = field.run_validation(field.get_value(serializer.initial_data))
+        except exceptions.ValidationError:
+            return
+        if value is None:
+            return
+        if not is_tenant_admin(self.request, tenant_id_of(value, tenant_path)):
+            self.permission_denied(self.request, message=TenantRolePermission.message)
 
     def perform_create(self, serializer):
-        tenant_id = self.tenant_id_for_create(serializer.validated_data)
+        name, tenant_path = self.create_tenant_field
+        tenant_id = tenant_id_of(serializer.validated_data[name], tenant_path)
         if not is_tenant_admin(self.request, tenant_id):
             self.permission_denied(self.request, message=TenantRolePermission.message)
         serializer.save()

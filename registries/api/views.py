@@ -30,6 +30,7 @@ class RegistryViewSet(TenantScopedViewSet):
     create_serializer_class = RegistryCreateSerializer
     filterset_class = RegistryFilter
     tenant_path = "environment__tenant"
+    create_tenant_field = ("environment", "tenant")
     member_actions = frozenset({"validate"})
 
     def prepare_queryset(self, queryset):
@@ -38,9 +39,6 @@ class RegistryViewSet(TenantScopedViewSet):
             return queryset
         # Role checks, services and audit events read the tenant.
         return queryset.select_related("environment__tenant")
-
-    def tenant_id_for_create(self, validated_data):
-        return validated_data["environment"].tenant_id
 
     def perform_destroy(self, instance):
         services.registry_delete(registry=instance, actor=self.request.user)
