@@ -9,6 +9,7 @@ its history as a Check row, in one transaction.
 import logging
 import secrets
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 # Longer than the check task's hard time limit, so a worker killed mid-check
 # blocks the next check for at most this long.
-LOCK_SECONDS = 120
+LOCK_SECONDS = settings.GIMLET_CHECK_LOCK_SECONDS
 # Fields whose change makes a running check's result stale.
 CREDENTIAL_FIELDS = ("url", "login", "token_fingerprint", "certificate_fingerprint")
 RESULT_FIELDS = [
@@ -116,6 +117,7 @@ def _apply_result(registry, result):
     if result.expiry_read and registry.expires_at_source != ExpirySource.USER:
         registry.expires_at = result.expires_at
         registry.expires_at_source = ExpirySource.REGISTRY
+
     expired = registry.expires_at is not None and registry.expires_at <= now
     if status == Status.INVALID and result.http_status == 401 and expired:
         status = Status.EXPIRED
@@ -123,18 +125,21 @@ def _apply_result(registry, result):
             f"The token expired on {registry.expires_at:%Y-%m-%d %H:%M} UTC, and "
             "the registry now rejects it. Create a new token and save it here."
         )
+
     registry.status = status
     registry.status_message = message
     registry.checked_at = now
     if status == Status.UNREACHABLE:
-        # Not an answer about the credential: keep the last definitive
-        # result (last_valid_at, scopes, expiry) and say when it was valid.
+        # The failure is no verdict on the credential, so the last definitive
+        # result (last_valid_at, scopes, expiry) stays, and the message says
+        # when it was last valid.
         registry.retry_after = result.retry_after
         if registry.last_valid_at:
             registry.status_message += (
                 f" Last valid at {registry.last_valid_at:%Y-%m-%d %H:%M} UTC."
             )
         return
+
     registry.retry_after = None
     if result.scopes is not None:
         registry.scopes = result.scopes

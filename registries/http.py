@@ -53,7 +53,7 @@ REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 MAX_ADDRESSES_TRIED = 3
 CHUNK_BYTES = 64 * 1024
 
-# Never reachable, whatever the allowlist says: the IPv4 link-local range
+# Never reachable, whatever the allowlist contains: the IPv4 link-local range
 # that holds the metadata service of AWS, GCP, Azure and others
 # (169.254.169.254), AWS's IPv6 metadata address, and Alibaba Cloud's
 # metadata address, which lies in the shared range 100.64.0.0/10.
@@ -66,7 +66,7 @@ NAT64_NETWORK = ipaddress.ip_network("64:ff9b::/96")
 
 
 class OutboundError(Exception):
-    """A request that ended without a usable response. Never holds a secret."""
+    """A request that ended without a usable response; its text has no secret."""
 
 
 class BlockedAddressError(OutboundError):
@@ -78,7 +78,7 @@ class NetworkError(OutboundError):
 
 
 class TLSError(OutboundError):
-    """The TLS handshake failed; `reason` says why in plain words."""
+    """A failed TLS handshake, with its cause in plain words as `reason`."""
 
     def __init__(self, host, reason):
         super().__init__(f"TLS with {host} failed: {reason}")

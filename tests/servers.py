@@ -311,7 +311,7 @@ class TokenServer(FakeServer):
 
     Tokens are RS256 JWTs with the signing certificate in the x5c header,
     which distribution 2.8 verifies against `auth.token.rootcertbundle`.
-    Set `reject_all` to make it answer 401 to every request.
+    Set `reject_all` to make it return 401 to every request.
     """
 
     def __init__(self, *, login, password, service, issuer, identity=None):

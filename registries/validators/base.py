@@ -25,7 +25,7 @@ MAX_UPSTREAM_MESSAGE = 200
 # Upper bound on a wait that an upstream names, so a bogus Retry-After of
 # years does not pause a credential for good.
 MAX_RETRY_AFTER = timedelta(hours=24)
-# GitHub's advice when a rate-limited answer names no time: wait at least a
+# GitHub's advice when a rate-limited response names no time: wait at least a
 # minute ("Troubleshooting the REST API", GitHub docs).
 DEFAULT_RETRY_AFTER = timedelta(minutes=1)
 
@@ -34,7 +34,7 @@ DEFAULT_RETRY_AFTER = timedelta(minutes=1)
 class CheckResult:
     """What one check found out about a credential.
 
-    `expiry_read` tells whether the check learned the token's expiry:
+    `expiry_read` is true when the check learned the token's expiry:
     then `expires_at` is the date, or None for a token that never expires.
     Otherwise the stored date stays. `scopes` is None when the check learned
     nothing about them.
@@ -158,16 +158,16 @@ def parse_retry_after(value, now=None):
 
 
 def unreachable(response, service, *, retry_after=None, rate_limited=False):
-    """Return the result for a rate-limited or 5xx answer from `service`."""
+    """Return the result for a rate-limited or 5xx response from `service`."""
     retry_after = retry_after or parse_retry_after(response.headers.get("Retry-After"))
     rate_limited = rate_limited or response.status == 429
     if rate_limited and retry_after is None:
         retry_after = timezone.now() + DEFAULT_RETRY_AFTER
-    answer = describe_answer(response)
+    status_text = describe_answer(response)
     if rate_limited:
-        message = f"{service} is rate limiting requests ({answer})."
+        message = f"{service} is rate limiting requests ({status_text})."
     else:
-        message = f"{service} failed to answer ({answer})."
+        message = f"{service} returned a server error ({status_text})."
     if retry_after:
         message += f" The next check waits until {retry_after:%Y-%m-%d %H:%M} UTC."
     else:

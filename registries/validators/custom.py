@@ -1,7 +1,7 @@
 """Custom registries that speak the OCI distribution API.
 
 The check follows what `docker login` does: GET /v2/ without credentials,
-then answer the challenge in WWW-Authenticate. A Basic challenge gets the
+then respond to the challenge in WWW-Authenticate. A Basic challenge gets the
 login and token; a Bearer challenge sends them to the token server named
 by `realm` and then calls /v2/ with the token it issued ("Token
 Authentication Specification", CNCF distribution documentation).
@@ -96,7 +96,7 @@ class RegistryCheck:
         if response.status == 404 or API_VERSION_HEADER not in response.headers:
             return CheckResult(
                 status=Status.CONFIG_ERROR,
-                message=f"{self.endpoint} answered {describe_answer(response)} "
+                message=f"{self.endpoint} returned {describe_answer(response)} "
                 f"without a {API_VERSION_HEADER} header, so it is not an OCI "
                 "registry API. Check the URL: it is the registry's address, "
                 "without /v2/.",
@@ -105,7 +105,7 @@ class RegistryCheck:
         if response.status == 200:
             return CheckResult(
                 status=Status.VALID,
-                message=f"{self.host} answers /v2/ without credentials, so it "
+                message=f"{self.host} returns 200 for /v2/ without credentials, so it "
                 "does not check them there; the login and token could not be "
                 "verified.",
                 http_status=200,
@@ -120,7 +120,7 @@ class RegistryCheck:
             return self.basic()
         return CheckResult(
             status=Status.CONFIG_ERROR,
-            message=f"{self.host} answered 401 without a Basic or Bearer challenge "
+            message=f"{self.host} returned 401 without a Basic or Bearer challenge "
             "in WWW-Authenticate, so there is no known way to log in.",
             http_status=401,
         )
@@ -194,7 +194,7 @@ class RegistryCheck:
         if not isinstance(issued, str) or not issued:
             return CheckResult(
                 status=Status.CONFIG_ERROR,
-                message=f"The token server {realm_host} answered 200 without a "
+                message=f"The token server {realm_host} returned 200 without a "
                 "token in its JSON body.",
                 http_status=200,
             )
@@ -228,7 +228,7 @@ class RegistryCheck:
     def unexpected(self, response, request):
         return CheckResult(
             status=Status.CONFIG_ERROR,
-            message=f"{self.host} answered {describe_answer(response)} to "
+            message=f"{self.host} returned {describe_answer(response)} to "
             f"{request}, which a registry does not send there.",
             http_status=response.status,
         )

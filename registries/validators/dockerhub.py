@@ -116,7 +116,7 @@ class DockerHubValidator(Validator):
             )
         return CheckResult(
             status=Status.CONFIG_ERROR,
-            message=f"Docker Hub's token service answered {describe_answer(response)}."
+            message=f"Docker Hub's token service returned {describe_answer(response)}."
             " Check GIMLET_DOCKERHUB_AUTH_URL, or sign in to Docker Hub to check "
             "the account.",
             http_status=response.status,

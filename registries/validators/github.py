@@ -1,6 +1,6 @@
 """GitHub Container Registry credentials: a classic personal access token.
 
-GitHub's REST API tells whether a token works, which scopes it has
+GitHub's REST API shows whether a token works, which scopes it has
 (X-OAuth-Scopes) and when it expires (GitHub-Authentication-Token-Expiration);
 ghcr.io's token endpoint then confirms that the registry takes the login.
 """
@@ -55,7 +55,7 @@ def parse_token_expiry(value):
 
 
 def rate_limit_until(response):
-    """Return when a rate-limited answer allows the next try, else None.
+    """Return when a rate-limited response allows the next try, else None.
 
     GitHub marks a primary rate limit with x-ratelimit-remaining: 0 and the
     reset time in x-ratelimit-reset (UTC epoch seconds), a secondary one
@@ -120,7 +120,7 @@ class GitHubValidator(Validator):
                 )
             return CheckResult(
                 status=Status.CONFIG_ERROR,
-                message=f"GitHub refused the request ({describe_answer(response)}) "
+                message=f"GitHub rejected the request ({describe_answer(response)}) "
                 "without naming a rate limit, so the token's state is unknown. "
                 "Sign in to GitHub as "
                 f"{registry.login} to check the account.",
@@ -130,7 +130,7 @@ class GitHubValidator(Validator):
             return unreachable(response, "GitHub")
         return CheckResult(
             status=Status.CONFIG_ERROR,
-            message=f"GitHub's API at {settings.GIMLET_GITHUB_API_URL} answered "
+            message=f"GitHub's API at {settings.GIMLET_GITHUB_API_URL} returned "
             f"HTTP {response.status} to GET /user. Check GIMLET_GITHUB_API_URL "
             "(GitHub Enterprise Server uses https://HOST/api/v3).",
             http_status=response.status,
@@ -201,7 +201,7 @@ class GitHubValidator(Validator):
     def confirm_registry(self, client, registry, result):
         """Ask ghcr.io for a pull token; a denial makes the result invalid.
 
-        ghcr.io answers 403 DENIED, not 401, for bad credentials, even for
+        ghcr.io returns 403 DENIED, not 401, for bad credentials, even for
         public images. Any other failure leaves GitHub's verdict in place.
         """
         scope = f"repository:{registry.login.lower()}/{PROBE_REPOSITORY}:pull"
