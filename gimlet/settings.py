@@ -141,6 +141,14 @@ if REDIS_URL:
         # Seconds a reserved, unacknowledged task stays hidden from other
         # workers; countdowns and retries are kept below it.
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        # How often a worker looks for tasks whose worker died (kombu 5.7's
+        # Redis transport scans every interval x throttle seconds, 100 by
+        # default): every 10 s, so a lost task is redelivered soon after its
+        # visibility timeout.
+        "unacked_restore_interval": env.int(
+            "CELERY_UNACKED_RESTORE_INTERVAL", default=10
+        ),
+        "unacked_restore_throttle": 1,
     }
     CACHES = {
         "default": {
@@ -196,6 +204,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "gimlet.api.exceptions.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "gimlet.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Throttles count in the default cache, which every web process shares
     # (Redis, or the database cache without REDIS_URL). Views opt in with a
     # throttle scope; rates are requests per second, minute, hour or day.
@@ -288,6 +301,9 @@ GIMLET_REVALIDATE_INTERVAL_MINUTES = env.int(
     "GIMLET_REVALIDATE_INTERVAL_MINUTES", default=360
 )
 GIMLET_VALIDATION_CONCURRENCY = env.int("GIMLET_VALIDATION_CONCURRENCY", default=20)
+# Seconds one credential's check holds its lock; longer than the check
+# task's hard time limit (90 s), so that a crashed check releases it.
+GIMLET_CHECK_LOCK_SECONDS = env.int("GIMLET_CHECK_LOCK_SECONDS", default=120)
 # CIDRs that user-entered registry URLs may resolve to although they are
 # loopback, private or reserved. Metadata addresses stay refused.
 GIMLET_REGISTRY_ALLOWED_NETWORKS = env.list(

@@ -3,11 +3,12 @@ from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, permissions, viewsets
+from rest_framework import exceptions, mixins, parsers, permissions, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.throttling import ScopedRateThrottle
 
 from gimlet import services
+from gimlet.api.parsers import JSONParser
 from gimlet.api.permissions import IsSuperuser, TenantRolePermission
 from gimlet.api.scoping import TenantScopeMixin, filter_by_tenant, is_tenant_admin
 from gimlet.api.serializers import (
@@ -24,6 +25,7 @@ class AuthTokenView(ObtainAuthToken):
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth-token"
+    parser_classes = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
 
 
 class TenantViewSet(

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
@@ -5,6 +7,14 @@ from environments.api.serializers import environment_field
 from gimlet.api.serializers import acting_user
 from registries import services
 from registries.models import SECRET_FIELDS, Check, Kind, Registry
+
+
+def is_isoformat(value):
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 class SecretField(serializers.CharField):
@@ -80,6 +90,12 @@ class RegistrySerializer(serializers.ModelSerializer):
         for field in SECRET_FIELDS:
             if field in initial:
                 initial[field] = ""
+        # DRF 3.18's HTMLFormRenderer parses a datetime value with
+        # datetime.fromisoformat() and raises on anything else, so an
+        # invalid expiry would turn the error page into a server error.
+        expires_at = initial.get("expires_at")
+        if isinstance(expires_at, str) and not is_isoformat(expires_at):
+            initial["expires_at"] = ""
         return initial
 
     def update(self, instance, validated_data):
