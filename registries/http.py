@@ -54,7 +54,7 @@ MAX_ADDRESSES_TRIED = 3
 CHUNK_BYTES = 64 * 1024
 
 # Never reachable, whatever the allowlist contains: the IPv4 link-local range
-# that holds the metadata service of AWS, GCP, Azure and others
+# that contains the metadata service of AWS, GCP, Azure and others
 # (169.254.169.254), AWS's IPv6 metadata address, and Alibaba Cloud's
 # metadata address, which lies in the shared range 100.64.0.0/10.
 METADATA_NETWORKS = tuple(

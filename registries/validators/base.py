@@ -32,7 +32,7 @@ DEFAULT_RETRY_AFTER = timedelta(minutes=1)
 
 @dataclass
 class CheckResult:
-    """What one check found out about a credential.
+    """The findings of one check of a credential.
 
     `expiry_read` is true when the check learned the token's expiry:
     then `expires_at` is the date, or None for a token that never expires.
@@ -55,7 +55,7 @@ class Validator:
     """Check one kind of registry credential.
 
     Subclasses implement `run(registry)`, which returns a CheckResult and may
-    raise OutboundError; `validate()` turns those errors into results, times
+    raise OutboundError. `validate()` turns those errors into results, times
     the check and removes secrets from the message.
     """
 

@@ -36,6 +36,9 @@ EXPIRY_PATTERN = re.compile(
 )
 # Any repository in the login's namespace: ghcr.io issues pull tokens for
 # repositories that do not exist yet, since pushing a new package needs one.
+# NOTE: inferred from the push flow, not from GitHub's documentation. If
+# ghcr.io ever denied this probe, valid tokens would be reported invalid;
+# GIMLET_GHCR_CHECK=false turns the probe off.
 PROBE_REPOSITORY = "gimlet-credential-check"
 RATE_LIMIT_PHRASES = ("rate limit", "login attempts")
 

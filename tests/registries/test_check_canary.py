@@ -1,7 +1,7 @@
 """A canary token run through every check path at DEBUG log level.
 
-Each case stores a token with a unique marker, checks it over real HTTP
-against local fakes (some of which echo the token back), and then looks
+Each case stores a token with a unique marker and checks it over real HTTP
+against local fakes, some of which echo the token back. The test then looks
 for the marker in every log record, check message, Check row, audit event
 and exception text.
 """
@@ -40,7 +40,7 @@ def canary_password():
 
 
 def echo_authorization(status, extra_headers=None):
-    """Answer with a body that repeats the request's credentials."""
+    """Return a reply whose body repeats the request's credentials."""
 
     def reply(handler):
         credentials = basic_credentials(handler)

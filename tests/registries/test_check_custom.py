@@ -1,6 +1,6 @@
 """Custom registry checks, one case per row of the decision table.
 
-Answers follow the CNCF distribution registry: the
+Responses follow the CNCF distribution registry: the
 Docker-Distribution-API-Version header, WWW-Authenticate challenges, and
 {"errors": [{"code": ..., "message": ...}]} bodies. TLS cases run against
 the real registry in test_check_real_registry.py.

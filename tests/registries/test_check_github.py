@@ -285,7 +285,7 @@ class TestRejected:
         assert result.retry_after == NOW + timedelta(minutes=1)
 
     def test_plain_403_is_not_invalid(self, mocked, registry):
-        """A 403 without rate-limit marks says nothing certain of the token."""
+        """A 403 without rate-limit headers or message proves nothing of the token."""
         mocked.get(f"{API}/user", status=403, json={"message": "Forbidden"})
 
         result = check(registry)

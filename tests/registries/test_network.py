@@ -376,7 +376,7 @@ class TestLimits:
 
 
 class SilentServer:
-    """Accept connections on loopback and never answer."""
+    """Accept connections on loopback and never send a response."""
 
     def __init__(self):
         self.listener = socket.socket()
