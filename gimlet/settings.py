@@ -202,7 +202,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "gimlet.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "gimlet.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "gimlet.api.exceptions.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
         "gimlet.api.parsers.JSONParser",

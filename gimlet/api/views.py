@@ -23,6 +23,8 @@ from gimlet.models import Membership, Role, Tenant
 class AuthTokenView(ObtainAuthToken):
     """Exchange a username and password for the user's API token."""
 
+    # The password is the credential here; no session or token is needed.
+    authentication_classes = []
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth-token"
     parser_classes = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
