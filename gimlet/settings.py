@@ -103,9 +103,16 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # Web, worker and beat share one SQLite file: wait for a lock instead of
-    # failing at once, and let readers run beside the writer.
+    # failing at once, let readers run beside the writer, and take the write
+    # lock when a transaction begins. A deferred transaction that reads and
+    # then writes fails at once with "database is locked" when another
+    # process writes, as the database cache's add() does.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)

@@ -16,16 +16,17 @@ checked after its sweep started, so re-running it is harmless.
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connections
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from registries.alerts import status_change_alert_record
-from registries.checking import registry_check
+from registries.checking import lock_key, registry_check
 from registries.models import Kind, Registry
 
 logger = logging.getLogger(__name__)
@@ -105,10 +106,24 @@ def check_and_alert(*, registry_id, trigger):
         previous_valid_at=before["last_valid_at"],
     )
     if alert is not None:
-        from registries.tasks import send_alerts
-
-        send_alerts.delay()
+        alerts_send_soon()
     return registry
+
+
+ALERTS_SCHEDULED_KEY = "gimlet:alerts:scheduled"
+ALERTS_DELAY_SECONDS = 10
+
+
+def alerts_send_soon():
+    """Schedule one send of pending alerts in a few seconds.
+
+    Credentials that fail together, as in a sweep, then share one digest
+    per tenant instead of one email each.
+    """
+    from registries.tasks import send_alerts
+
+    if cache.add(ALERTS_SCHEDULED_KEY, True, timeout=ALERTS_DELAY_SECONDS * 6):
+        send_alerts.apply_async(countdown=ALERTS_DELAY_SECONDS)
 
 
 def sweep_start(*, sweep_id=None, scheduled=True):
@@ -168,32 +183,54 @@ def sweep_batch_done(sweep_id, batch_number):
 
 
 def _check_one(registry_id, started_at, deferred):
+    # Runs in a pool thread, which does not inherit the caller's context
+    # variables and so not its tenant scope either: enter one here.
     close_old_connections()
     try:
-        row = Registry.objects.filter(pk=registry_id).only(
-            "kind", "url", "checked_at", "environment_id"
-        )
-        registry = row.first()
-        if registry is None:
-            return
-        if registry.checked_at and registry.checked_at >= started_at:
-            return
-        paused_until = host_paused_until(upstream_host(registry))
-        if paused_until is not None:
-            deferred.append((registry_id, paused_until))
-            return
-        check_and_alert(registry_id=registry_id, trigger="schedule")
+        with scopes_disabled():
+            _check_unless_done(registry_id, started_at, deferred)
     except Exception:
         logger.exception("The scheduled check of registry %s failed.", registry_id)
     finally:
         connections.close_all()
 
 
+def _check_unless_done(registry_id, started_at, deferred):
+    row = Registry.objects.filter(pk=registry_id).only(
+        "kind", "url", "checked_at", "environment_id"
+    )
+    registry = row.first()
+    if registry is None:
+        return
+    if registry.checked_at and registry.checked_at >= started_at:
+        return
+    wait_until = busy_until(registry)
+    if wait_until is not None:
+        deferred.append((registry_id, wait_until))
+        return
+    check_and_alert(registry_id=registry_id, trigger="schedule")
+
+
+def busy_until(registry):
+    """When a check of `registry` may run, if it may not run now.
+
+    Either its host is paused by a rate limit, or another check holds the
+    credential's lock, possibly one whose worker died; its lock expires
+    after GIMLET_CHECK_LOCK_SECONDS.
+    """
+    paused_until = host_paused_until(upstream_host(registry))
+    if paused_until is not None:
+        return paused_until
+    if cache.get(lock_key(registry.pk)) is not None:
+        return timezone.now() + timedelta(seconds=settings.GIMLET_CHECK_LOCK_SECONDS)
+    return None
+
+
 def check_batch(registry_ids, started_at):
     """Check the registries not yet checked since `started_at`.
 
-    Return the (registry_id, paused_until) pairs skipped because their host
-    is paused.
+    Return the (registry_id, retry_at) pairs skipped because their host is
+    paused or another check holds their lock.
     """
     if isinstance(started_at, str):
         started_at = datetime.fromisoformat(started_at)

@@ -42,8 +42,8 @@ RETRY_POLICY = {
 def check_registry(self, registry_id, trigger):
     """Check one registry credential and store the result.
 
-    While the registry's host is paused by a rate limit, the check waits
-    for the end of the pause instead of calling it.
+    While the registry's host is paused by a rate limit, or another check
+    of it runs, the check waits instead of calling the host.
     """
     with scopes_disabled():
         registry = (
@@ -51,11 +51,9 @@ def check_registry(self, registry_id, trigger):
         )
         if registry is None:
             return
-        paused_until = sweep.host_paused_until(sweep.upstream_host(registry))
-        if paused_until is not None:
-            raise self.retry(
-                countdown=sweep.countdown_until(paused_until), max_retries=None
-            )
+        retry_at = sweep.busy_until(registry)
+        if retry_at is not None:
+            raise self.retry(countdown=sweep.countdown_until(retry_at), max_retries=20)
         sweep.check_and_alert(registry_id=registry_id, trigger=trigger)
 
 
@@ -88,9 +86,9 @@ def check_batch(self, sweep_id, batch_number, registry_ids, started_at):
     """Check one batch of a sweep; requeue checks of paused hosts."""
     with scopes_disabled():
         deferred = sweep.check_batch(registry_ids, started_at)
-    for registry_id, paused_until in deferred:
+    for registry_id, retry_at in deferred:
         check_registry.apply_async(
-            (registry_id, "schedule"), countdown=sweep.countdown_until(paused_until)
+            (registry_id, "schedule"), countdown=sweep.countdown_until(retry_at)
         )
     sweep.sweep_batch_done(sweep_id, batch_number)
 
@@ -147,4 +145,5 @@ def send_expiry_alerts(self):
 )
 def send_alerts(self):
     """Send the pending alerts now, such as a credential that stopped working."""
+    cache.delete(sweep.ALERTS_SCHEDULED_KEY)
     _alert_run(self, lambda: send_pending_alerts(timezone.now())[1])

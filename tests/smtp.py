@@ -1,9 +1,13 @@
 """A real SMTP server on loopback, from aiosmtpd, for email tests."""
 
+import logging
 import socket
 from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every SMTP command at INFO; tests need only its errors.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class Mailbox:

@@ -65,7 +65,12 @@ def running_system(tmp_path_factory):
             break
         time.sleep(1)
     try:
-        yield {"url": f"http://127.0.0.1:{port}", "output": output, "dir": copy}
+        yield {
+            "url": f"http://127.0.0.1:{port}",
+            "output": output,
+            "dir": copy,
+            "log": tmp_path / "run.log",
+        }
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -114,3 +119,17 @@ def test_seeded_admin_logs_in(running_system):
     assert response.status_code == 200
     assert response.url.endswith("/admin/")
     assert "Site administration" in response.text
+
+
+def test_worker_sweeps_and_prints_alert_email(running_system):
+    deadline = time.monotonic() + 90
+    output = ""
+    while time.monotonic() < deadline:
+        output = running_system["log"].read_text()
+        if "Subject: [Gimlet] Demo" in output and "Sweep " in output:
+            break
+        time.sleep(1)
+
+    assert "Subject: [Gimlet] Demo" in output, output[-3000:]
+    assert re.search(r"Sweep \S+ finished", output)
+    assert "CA certificate expires in 10 days" in output

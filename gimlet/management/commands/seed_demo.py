@@ -2,10 +2,16 @@
 
 import os
 import secrets
+from datetime import timedelta
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from environments.models import Environment
@@ -16,6 +22,25 @@ from registries.models import Kind, Registry
 from registries.services import registry_create
 
 DEMO_ENVIRONMENTS = ("staging", "production")
+
+
+def demo_ca_certificate(*, days):
+    """Return a PEM self-signed CA certificate valid for `days` more days."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Gimlet demo CA")])
+    now = timezone.now()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
 class Command(BaseCommand):
@@ -56,7 +81,32 @@ class Command(BaseCommand):
                 registry_create(
                     environment=environment, actor=superuser, kind=Kind.BUILTIN
                 )
+        self.ensure_custom_registry(tenant, superuser)
         self.stdout.write(f"Demo tenant {tenant.slug!r} is ready.")
+
+    def ensure_custom_registry(self, tenant, actor):
+        """Add a custom registry whose made-up CA and token expire soon.
+
+        It shows expiry countdowns, the dashboard timeline and an alert
+        email. Its host name ends in .invalid, which never resolves, so its
+        checks stay unreachable and send nothing anywhere.
+        """
+        environment = Environment.objects.get(tenant=tenant, name="staging")
+        if Registry.objects.filter(
+            environment=environment, name="demo-custom"
+        ).exists():
+            return
+        registry_create(
+            environment=environment,
+            actor=actor,
+            kind=Kind.CUSTOM,
+            name="demo-custom",
+            url="https://registry.demo.invalid",
+            login="demo",
+            token="demo-" + secrets.token_urlsafe(18),
+            certificate=demo_ca_certificate(days=10),
+            expires_at=timezone.now() + timedelta(days=20),
+        )
 
     def ensure_user(self, username, password_variable, *, superuser):
         User = get_user_model()
