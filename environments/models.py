@@ -69,7 +69,11 @@ class ImageSettings(models.Model):
         max_length=16, choices=Strategy.choices, default=Strategy.DOCKERFILE
     )
     registry = models.ForeignKey(
-        "registries.Registry", on_delete=models.PROTECT, related_name="image_settings"
+        # RESTRICT: a registry in use cannot be deleted on its own, but
+        # deleting its environment removes both.
+        "registries.Registry",
+        on_delete=models.RESTRICT,
+        related_name="image_settings",
     )
     repository = models.CharField(
         max_length=255,

@@ -137,6 +137,7 @@ class Registry(models.Model):
             self.name = self.kind
         self._sync_secret_metadata()
         super().save(*args, **kwargs)
+        self._stored_kind = self.kind
 
     @classmethod
     def from_db(cls, db, field_names, values):

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, RestrictedError
 from rest_framework import exceptions, serializers, status
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -23,7 +23,8 @@ def field_errors(error):
 
 
 def protected_detail(error):
-    names = sorted({str(obj) for obj in error.protected_objects})
+    blocking = getattr(error, "protected_objects", None) or error.restricted_objects
+    names = sorted({str(obj) for obj in blocking})
     shown = ", ".join(names[:5])
     more = f" and {len(names) - 5} more" if len(names) > 5 else ""
     return f"This object is still used by {shown}{more}. Change or delete those first."
@@ -38,6 +39,6 @@ def exception_handler(exc, context):
     """
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(field_errors(exc))
-    elif isinstance(exc, ProtectedError):
+    elif isinstance(exc, ProtectedError | RestrictedError):
         exc = Conflict(protected_detail(exc))
     return drf_exception_handler(exc, context)

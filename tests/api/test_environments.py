@@ -86,19 +86,14 @@ def test_delete_empty_environment(world_a, admin_a):
     assert not Environment.objects.filter(pk=empty.pk).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ImageSettings.registry is on_delete=PROTECT, which blocks the "
-    "cascade from the environment; RESTRICT would allow it.",
-)
 def test_delete_environment_with_image_settings(world_a, admin_a):
     response = admin_a.delete(f"/api/v1/environments/{world_a.environment.pk}/")
 
     assert response.status_code == 204
 
 
-def test_protected_delete_is_conflict(world_a, admin_a):
-    response = admin_a.delete(f"/api/v1/environments/{world_a.environment.pk}/")
+def test_delete_of_registry_in_use_is_conflict(world_a, admin_a):
+    response = admin_a.delete(f"/api/v1/registries/{world_a.ghcr.pk}/")
 
     assert response.status_code == 409
     assert "web in tenant-a/staging" in response.json()["detail"]

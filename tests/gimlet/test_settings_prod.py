@@ -160,11 +160,6 @@ def test_check_deploy_warnings_with_hsts_preload(production_env):
     assert "no issues" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="security.W021: DJANGO_SECURE_HSTS_PRELOAD defaults to false and "
-    "the settings do not silence the check.",
-)
 def test_check_deploy_warnings_by_default(production_env):
     result = manage(production_env, "check", "--deploy", "--fail-level", "WARNING")
 

@@ -859,11 +859,6 @@ def test_kind_change_rejected_on_save(environment):
     assert Registry.objects.get(pk=stored.pk).kind == Kind.BUILTIN
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Registry remembers its stored kind only when loaded from the "
-    "database, so the instance that created the row can change it.",
-)
 def test_kind_change_after_create_rejected(environment):
     registry = RegistryFactory(environment=environment)
     registry.kind = Kind.GHCR
