@@ -18,7 +18,7 @@ class Router(DefaultRouter):
 router = Router()
 router.register("tenants", TenantViewSet, basename="tenant")
 router.register(
-    r"tenants/(?P<tenant_slug>[^/.]+)/members", MembershipViewSet, basename="member"
+    r"tenants/(?P<tenant_slug>[^/]+)/members", MembershipViewSet, basename="member"
 )
 router.register("environments", EnvironmentViewSet, basename="environment")
 router.register("registries", RegistryViewSet, basename="registry")

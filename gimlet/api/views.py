@@ -19,6 +19,9 @@ from gimlet.api.serializers import (
 )
 from gimlet.models import Membership, Role, Tenant
 
+# What a path parameter may contain: one URL path segment.
+PATH_SEGMENT = "^[^/]+$"
+
 
 class AuthTokenView(ObtainAuthToken):
     """Exchange a username and password for the user's API token."""
@@ -47,6 +50,7 @@ class TenantViewSet(
     queryset = Tenant.objects.all()
     serializer_class = TenantSerializer
     lookup_field = "slug"
+    lookup_value_regex = "[^/]+"
     tenant_path = "pk"
     filterset_fields = ["slug"]
 
@@ -92,12 +96,14 @@ class IsAdminOfUrlTenant(permissions.BasePermission):
             "tenant_slug",
             OpenApiTypes.STR,
             OpenApiParameter.PATH,
+            pattern=PATH_SEGMENT,
             description="The tenant's slug.",
         ),
         OpenApiParameter(
             "username",
             OpenApiTypes.STR,
             OpenApiParameter.PATH,
+            pattern=PATH_SEGMENT,
             description="The member's user name.",
         ),
     ]

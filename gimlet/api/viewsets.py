@@ -29,6 +29,9 @@ class TenantScopedViewSet(TenantScopeMixin, viewsets.ModelViewSet):
 
     model = None
     permission_classes = [TenantRolePermission]
+    # Any segment reaches the view, so a malformed id is DRF's JSON 404 and
+    # not Django's HTML one.
+    lookup_value_regex = "[^/]+"
     tenant_path = "tenant"
     create_serializer_class = None
     # The create serializer's field that names the new object's tenant, and
