@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -270,3 +271,29 @@ def planned_digests(now):
         )
         digests.setdefault(alert.registry.environment.tenant, []).append(planned)
     return digests
+
+
+ALERTS_SCHEDULED_KEY = "gimlet:alerts:scheduled"
+ALERTS_DELAY_SECONDS = 10
+
+
+def alerts_send_soon():
+    """Schedule one send of pending alerts in a few seconds.
+
+    Credentials that fail together, as in a sweep, then share one digest
+    per tenant instead of one email each. A broker outage is logged; the
+    next alert run sends the pending rows.
+    """
+    from registries.tasks import send_alerts
+
+    if not cache.add(ALERTS_SCHEDULED_KEY, True, timeout=ALERTS_DELAY_SECONDS * 6):
+        return
+    try:
+        send_alerts.apply_async(countdown=ALERTS_DELAY_SECONDS)
+    except Exception:  # kombu raises many types for an unreachable broker.
+        cache.delete(ALERTS_SCHEDULED_KEY)
+        logger.warning(
+            "Could not enqueue the sending of pending alerts; the next alert "
+            "run sends them.",
+            exc_info=True,
+        )

@@ -16,7 +16,9 @@ from django.utils import timezone
 
 from gimlet.audit import audit_event_record
 from gimlet.models import AuditAction
+from registries.alerts import alerts_send_soon, status_change_alert_record
 from registries.models import Check, ExpirySource, Registry, Status, Trigger
+from registries.pauses import host_pause, upstream_host
 from registries.validators import validator_for
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ def _record(checked, result, *, trigger, actor):
         )
         return None
     previous = registry.status
+    previous_valid_at = registry.last_valid_at
     _apply_result(registry, result)
     registry.save(update_fields=RESULT_FIELDS)
     check = Check.objects.create(
@@ -98,6 +101,15 @@ def _record(checked, result, *, trigger, actor):
             target=registry,
             changes={"status": [previous, registry.status]},
         )
+    if registry.retry_after and registry.retry_after > timezone.now():
+        host_pause(upstream_host(registry), registry.retry_after)
+    alert = status_change_alert_record(
+        registry=registry,
+        previous_status=previous,
+        previous_valid_at=previous_valid_at,
+    )
+    if alert is not None:
+        transaction.on_commit(alerts_send_soon)
     logger.info(
         "Checked registry %s (tenant %s, %s, trigger %s): %s in %d ms",
         registry.pk,

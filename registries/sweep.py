@@ -17,7 +17,6 @@ import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -25,15 +24,14 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from registries.alerts import status_change_alert_record
 from registries.checking import lock_key, registry_check
-from registries.models import Kind, Registry
+from registries.models import Registry
+from registries.pauses import host_paused_until, upstream_host
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
 SWEEP_LOCK_KEY = "gimlet:sweep:running"
-PAUSE_KEY = "gimlet:pause:{host}"
 
 
 def max_countdown():
@@ -44,86 +42,6 @@ def max_countdown():
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     visibility = options.get("visibility_timeout", 3600)
     return max(1, int(visibility * 0.8))
-
-
-def upstream_host(registry):
-    """The host a check of this registry calls first, or None for builtin."""
-    if registry.kind == Kind.GHCR:
-        return urlsplit(settings.GIMLET_GITHUB_API_URL).netloc
-    if registry.kind == Kind.DOCKERHUB:
-        return urlsplit(settings.GIMLET_DOCKERHUB_AUTH_URL).netloc
-    if registry.kind == Kind.CUSTOM:
-        return urlsplit(registry.url).netloc
-    return None
-
-
-def host_paused_until(host, now=None):
-    if not host:
-        return None
-    until = cache.get(PAUSE_KEY.format(host=host))
-    now = now or timezone.now()
-    if until is None or until <= now:
-        return None
-    return until
-
-
-def host_pause(host, until):
-    """Pause calls to `host` until `until`, for every worker."""
-    seconds = (until - timezone.now()).total_seconds()
-    if host and seconds > 0:
-        current = cache.get(PAUSE_KEY.format(host=host))
-        if current is None or current < until:
-            cache.set(PAUSE_KEY.format(host=host), until, timeout=int(seconds) + 1)
-            logger.info("Pausing calls to %s until %s.", host, until.isoformat())
-
-
-def check_and_alert(*, registry_id, trigger):
-    """Check a registry, pause its host on a rate limit, record alerts.
-
-    Return the refreshed registry, or None when it no longer exists.
-    """
-    before = (
-        Registry.objects.filter(pk=registry_id)
-        .values("status", "last_valid_at")
-        .first()
-    )
-    if before is None:
-        return None
-    registry_check(registry_id=registry_id, trigger=trigger)
-    registry = (
-        Registry.objects.without_secrets()
-        .select_related("environment__tenant")
-        .filter(pk=registry_id)
-        .first()
-    )
-    if registry is None:
-        return None
-    if registry.retry_after and registry.retry_after > timezone.now():
-        host_pause(upstream_host(registry), registry.retry_after)
-    alert = status_change_alert_record(
-        registry=registry,
-        previous_status=before["status"],
-        previous_valid_at=before["last_valid_at"],
-    )
-    if alert is not None:
-        alerts_send_soon()
-    return registry
-
-
-ALERTS_SCHEDULED_KEY = "gimlet:alerts:scheduled"
-ALERTS_DELAY_SECONDS = 10
-
-
-def alerts_send_soon():
-    """Schedule one send of pending alerts in a few seconds.
-
-    Credentials that fail together, as in a sweep, then share one digest
-    per tenant instead of one email each.
-    """
-    from registries.tasks import send_alerts
-
-    if cache.add(ALERTS_SCHEDULED_KEY, True, timeout=ALERTS_DELAY_SECONDS * 6):
-        send_alerts.apply_async(countdown=ALERTS_DELAY_SECONDS)
 
 
 def sweep_start(*, sweep_id=None, scheduled=True):
@@ -208,7 +126,7 @@ def _check_unless_done(registry_id, started_at, deferred):
     if wait_until is not None:
         deferred.append((registry_id, wait_until))
         return
-    check_and_alert(registry_id=registry_id, trigger="schedule")
+    registry_check(registry_id=registry_id, trigger="schedule")
 
 
 def busy_until(registry):

@@ -14,7 +14,13 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from registries import sweep
-from registries.alerts import expiry_alerts_run, send_pending_alerts
+from registries.alerts import (
+    ALERTS_SCHEDULED_KEY,
+    expiry_alerts_run,
+    send_pending_alerts,
+)
+from registries.checking import registry_check
+from registries.models import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -46,15 +52,13 @@ def check_registry(self, registry_id, trigger):
     of it runs, the check waits instead of calling the host.
     """
     with scopes_disabled():
-        registry = (
-            sweep.Registry.objects.filter(pk=registry_id).only("kind", "url").first()
-        )
+        registry = Registry.objects.filter(pk=registry_id).only("kind", "url").first()
         if registry is None:
             return
         retry_at = sweep.busy_until(registry)
         if retry_at is not None:
             raise self.retry(countdown=sweep.countdown_until(retry_at), max_retries=20)
-        sweep.check_and_alert(registry_id=registry_id, trigger=trigger)
+        registry_check(registry_id=registry_id, trigger=trigger)
 
 
 @shared_task(
@@ -145,5 +149,5 @@ def send_expiry_alerts(self):
 )
 def send_alerts(self):
     """Send the pending alerts now, such as a credential that stopped working."""
-    cache.delete(sweep.ALERTS_SCHEDULED_KEY)
+    cache.delete(ALERTS_SCHEDULED_KEY)
     _alert_run(self, lambda: send_pending_alerts(timezone.now())[1])

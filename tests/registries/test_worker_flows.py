@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from gimlet.celery import app as celery_app
 from gimlet.models import Role
-from registries import sweep
+from registries import pauses, sweep
 from registries.models import Alert, AlertKind, Check, Kind, Registry, Status
 from registries.services import registry_create
 from registries.tasks import check_registry, run_sweep
@@ -226,7 +226,7 @@ def test_rate_limited_host_is_paused_for_every_worker(
     time.sleep(3)
 
     assert github.user_calls() == 1
-    assert sweep.host_paused_until(sweep.upstream_host(registries[0])) is not None
+    assert pauses.host_paused_until(pauses.upstream_host(registries[0])) is not None
 
 
 def test_save_with_broker_down_succeeds_and_sweep_checks(
