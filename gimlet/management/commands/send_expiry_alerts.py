@@ -1,11 +1,14 @@
 """Record the expiry alerts due now and send the digests, or list them."""
 
-from django.core.management.base import BaseCommand
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from registries.alerts import (
     days_left,
+    digest_render,
     expiry_alerts_run,
     planned_digests,
     tenant_recipients,
@@ -25,12 +28,20 @@ class Command(BaseCommand):
             action="store_true",
             help="List the digests that would be sent; write and send nothing.",
         )
+        parser.add_argument(
+            "--preview",
+            metavar="FOLDER",
+            help="With --dry-run, also write each digest as it would be sent "
+            "(<tenant>.txt and <tenant>.html) into FOLDER.",
+        )
 
     @scopes_disabled()
-    def handle(self, *args, dry_run, **options):
+    def handle(self, *args, dry_run, preview, **options):
         now = timezone.now()
+        if preview and not dry_run:
+            raise CommandError("--preview needs --dry-run.")
         if dry_run:
-            self.list_planned(now)
+            self.list_planned(now, preview)
             return
         created, sent, failed = expiry_alerts_run(now)
         self.stdout.write(
@@ -41,7 +52,7 @@ class Command(BaseCommand):
                 "Failed digests stay pending and are sent on the next run."
             )
 
-    def list_planned(self, now):
+    def list_planned(self, now, preview):
         digests = planned_digests(now)
         if not digests:
             self.stdout.write("Nothing to send.")
@@ -51,6 +62,15 @@ class Command(BaseCommand):
             self.stdout.write(f"{tenant.slug}: {len(alerts)} alerts to {recipients}")
             for alert in alerts:
                 self.stdout.write(f"  {self.describe(alert, now)}")
+            if preview:
+                self.write_preview(Path(preview), tenant, alerts, now)
+
+    def write_preview(self, folder, tenant, alerts, now):
+        folder.mkdir(parents=True, exist_ok=True)
+        subject, text, html = digest_render(tenant, alerts, now)
+        (folder / f"{tenant.slug}.txt").write_text(f"Subject: {subject}\n\n{text}")
+        (folder / f"{tenant.slug}.html").write_text(html)
+        self.stdout.write(f"  Wrote {folder / tenant.slug}.txt and .html")
 
     def describe(self, alert, now):
         registry = alert.registry
