@@ -10,7 +10,7 @@ tenant is reported exactly like one that does not exist.
 from contextlib import ExitStack
 
 from django_scopes import scope, scopes_disabled
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
 from gimlet.models import Membership, Role
 
@@ -78,6 +78,10 @@ class TenantScopeMixin:
             return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
+        # PostgreSQL cannot compare text with a NUL character (DataError),
+        # and no slug, user name or id contains one.
+        if any("\x00" in str(value) for value in kwargs.values()):
+            raise exceptions.NotFound()
         super().initial(request, *args, **kwargs)
         tenant_ids = visible_tenant_ids(request)
         if tenant_ids is None:
@@ -124,9 +128,20 @@ class TenantScopedPrimaryKeyRelatedField(
     pass
 
 
-class TenantScopedSlugRelatedField(
-    TenantScopedFieldMixin, serializers.SlugRelatedField
-):
+class SlugRelatedField(serializers.SlugRelatedField):
+    """A slug field that treats a value with a NUL character as not found.
+
+    Such a value matches no row, and PostgreSQL raises DataError instead of
+    comparing it.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
+
+class TenantScopedSlugRelatedField(TenantScopedFieldMixin, SlugRelatedField):
     pass
 
 

@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from gimlet import services
+from gimlet.api.scoping import SlugRelatedField
 from gimlet.models import Membership, Role, Tenant
 
 # Enough for a team's shared inboxes; a longer list belongs in a mailing list.
@@ -65,7 +66,7 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipCreateSerializer(MembershipSerializer):
-    username = serializers.SlugRelatedField(
+    username = SlugRelatedField(
         source="user",
         slug_field="username",
         queryset=get_user_model().objects.filter(is_active=True),
