@@ -81,7 +81,7 @@ def kubernetes_secret(environment, config):
 
 
 def credential_registries(environment):
-    """The environment's registries that hold a login and a token."""
+    """Return the environment's registries with a login and a token."""
     return (
         Registry.objects.filter(environment=environment, token__isnull=False)
         .exclude(login="")

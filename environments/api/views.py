@@ -105,7 +105,7 @@ class EnvironmentViewSet(TenantScopedViewSet):
 
 
 class ImageSettingsViewSet(TenantScopedViewSet):
-    """How each app's image is built and pushed, per environment."""
+    """The build and push settings of each app, per environment."""
 
     model = ImageSettings
     serializer_class = ImageSettingsSerializer

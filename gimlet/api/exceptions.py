@@ -25,9 +25,9 @@ def field_errors(error):
 def protected_detail(error):
     blocking = getattr(error, "protected_objects", None) or error.restricted_objects
     names = sorted({str(obj) for obj in blocking})
-    shown = ", ".join(names[:5])
+    listed = ", ".join(names[:5])
     more = f" and {len(names) - 5} more" if len(names) > 5 else ""
-    return f"This object is still used by {shown}{more}. Change or delete those first."
+    return f"This object is still used by {listed}{more}. Change or delete those first."
 
 
 def exception_handler(exc, context):

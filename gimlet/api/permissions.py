@@ -26,8 +26,8 @@ class TenantRolePermission(permissions.BasePermission):
 
     def has_permission(self, request, view):
         # Roles are checked per object, after the queryset has turned other
-        # tenants' objects into 404s; a new object's tenant is checked by
-        # the viewset once the request names it.
+        # tenants' objects into 404s. The viewset checks a new object's
+        # tenant once the request names it.
         return bool(request.user and request.user.is_authenticated)
 
     def has_object_permission(self, request, view, obj):

@@ -44,7 +44,7 @@ class AutoSchema(BaseAutoSchema):
         return responses
 
     def error_codes(self):
-        """Return the error statuses this operation can answer with."""
+        """Return the error statuses this operation can respond with."""
         codes = ["400"]
         if self.view.permission_classes:
             codes += ["401", "403", "404"]

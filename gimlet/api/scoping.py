@@ -67,7 +67,7 @@ class TenantScopeMixin:
 
     The scope is entered once DRF has authenticated the request and left
     when `dispatch` returns or raises. Superusers run unscoped, like the
-    admin site; everyone else sees only the tenants of their memberships,
+    admin site. Every other user gets the tenants of their memberships,
     through the same call as `gimlet.tenancy.user_scope` but without its
     second query for the tenant ids.
     """
@@ -107,8 +107,8 @@ class TenantScopedFieldMixin:
         self.tenant_path = tenant_path
         self.prepare = prepare
         if not kwargs.get("read_only"):
-            # An empty, unscoped queryset that tells DRF and the schema
-            # generator the model; get_queryset() never reads from it.
+            # An empty, unscoped queryset that gives DRF and the schema
+            # generator the model. get_queryset() never reads from it.
             kwargs["queryset"] = model._base_manager.none()
         super().__init__(**kwargs)
 

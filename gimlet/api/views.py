@@ -19,7 +19,7 @@ from gimlet.api.serializers import (
 )
 from gimlet.models import Membership, Role, Tenant
 
-# What a path parameter may contain: one URL path segment.
+# The pattern of string path parameters: one URL path segment.
 PATH_SEGMENT = "^[^/]+$"
 
 

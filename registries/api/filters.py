@@ -13,10 +13,12 @@ class RegistryFilter(filters.FilterSet):
         queryset=scoped_choices(Tenant, "pk"),
         to_field_name="slug",
         help_text="A tenant's slug.",
+        error_messages={"invalid_choice": "Tenant %(value)s not found."},
     )
     environment = filters.ModelChoiceFilter(
         queryset=scoped_choices(Environment, "tenant"),
         help_text="An environment's id.",
+        error_messages={"invalid_choice": "Environment %(value)s not found."},
     )
     kind = filters.ChoiceFilter(choices=Kind.choices)
     status = filters.ChoiceFilter(choices=Status.choices)

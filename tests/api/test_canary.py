@@ -1,6 +1,6 @@
 """No API response, JSON or browsable HTML, contains a stored secret.
 
-A custom registry holds a canary token and a canary CA certificate. Every
+A custom registry stores a canary token and a canary CA certificate. Every
 route is read, and written with the canary in valid and invalid bodies,
 and no response may contain either canary. The pull secret is the one
 export of credentials, so it must contain the token: that proves the
@@ -144,7 +144,7 @@ def test_creates_hide_secrets(case, body, world_a, canary, admin_a):
 
     as_json = admin_a.post("/api/v1/registries/", full, format="json")
     full["name"] += "-html"
-    # A form post from the browsable API, answered with its HTML page.
+    # A form post from the browsable API, with an HTML page in response.
     as_html = admin_a.post("/api/v1/registries/", full, **HTML)
 
     for response in (as_json, as_html):

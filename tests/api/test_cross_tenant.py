@@ -92,7 +92,7 @@ def test_router_has_detail_routes():
 )
 @pytest.mark.parametrize("method", METHODS)
 def test_foreign_ids_look_missing(route, method, world_a, world_b, caller_b):
-    """Tenant A's object answers exactly as a missing one, and is 404."""
+    """Tenant A's object gets the response of a missing one, a 404."""
     name, basename, kwarg_names, actions = route
     lookups = lookups_of_a(world_a, basename)
     assert set(kwarg_names) <= set(lookups)
@@ -250,6 +250,10 @@ def test_foreign_ids_in_filters_are_rejected(
     assert response.status_code == 400
     assert response.status_code == reference.status_code
     assert list(response.json()) == [param]
+    assert response.json()[param][0].endswith("not found.")
+    assert response.json()[param][0].replace(str(value(world_a)), "X") == (
+        reference.json()[param][0].replace(str(missing), "X")
+    )
 
 
 @pytest.mark.parametrize(
