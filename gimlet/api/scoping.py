@@ -66,16 +66,22 @@ class TenantScopeMixin:
     """Run the view inside the tenant scope of the authenticated user.
 
     The scope is entered once DRF has authenticated the request and left
-    when `dispatch` returns or raises. Superusers run unscoped, like the
-    admin site. Every other user gets the tenants of their memberships,
-    through the same call as `gimlet.tenancy.user_scope` but without its
-    second query for the tenant ids.
+    when `dispatch` has rendered the response or raised. Superusers run
+    unscoped, like the admin site. Every other user gets the tenants of
+    their memberships, through the same call as `gimlet.tenancy.user_scope`
+    but without its second query for the tenant ids.
     """
 
     def dispatch(self, request, *args, **kwargs):
         with ExitStack() as stack:
             self._scope_stack = stack
-            return super().dispatch(request, *args, **kwargs)
+            response = super().dispatch(request, *args, **kwargs)
+            # Render inside the scope too: the browsable API queries the
+            # choices of its forms while it renders, which Django would
+            # otherwise do after the view has returned.
+            if hasattr(response, "render"):
+                response.render()
+            return response
 
     def initial(self, request, *args, **kwargs):
         # PostgreSQL cannot compare text with a NUL character (DataError),

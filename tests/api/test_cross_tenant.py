@@ -269,3 +269,21 @@ def test_lists_leave_out_other_tenants(route_name, world_a, world_b, caller_b):
         row.get("environment", world_b.environment.pk) != world_a.environment.pk
         for row in rows
     )
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/registries/", "/api/v1/image-settings/", "/api/v1/environments/"]
+)
+def test_browsable_forms_offer_own_tenant_only(path, world_a, world_b):
+    """The browsable API's create forms list only the caller's choices."""
+    client = client_for(world_b.admin)
+
+    response = client.get(path, HTTP_ACCEPT="text/html")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<form" in html
+    # Options show environments as "tenant-b/staging", tenants by name.
+    assert "tenant-b" in html or "Tenant B" in html
+    assert "tenant-a" not in html
+    assert "Tenant A" not in html

@@ -397,3 +397,16 @@ def test_filter_expiring(world_a, member_a):
     assert ids(expiring) == {world_a.dockerhub.pk}
     assert world_a.dockerhub.pk not in ids(others)
     assert len(ids(others)) == 4
+
+
+def test_validate_is_throttled(world_a, member_a, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    rates = {**ScopedRateThrottle.THROTTLE_RATES, "registry-check": "2/minute"}
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", rates)
+    url = f"{detail(world_a.builtin)}validate/"
+
+    statuses = [member_a.post(url).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
+    assert Check.objects.filter(registry=world_a.builtin).count() == 2
