@@ -3,9 +3,18 @@
 import os
 
 from celery import Celery
+from celery.signals import after_setup_task_logger, task_postrun, task_prerun
+
+from gimlet import log_context
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gimlet.settings")
 
 app = Celery("gimlet")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Task ids and names in the log lines of each task, and Celery's task
+# logger on the root handlers; see gimlet.log_context.
+task_prerun.connect(log_context.bind_task_fields)
+task_postrun.connect(log_context.unbind_task_fields)
+after_setup_task_logger.connect(log_context.propagate_task_logger)

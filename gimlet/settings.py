@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "gimlet.log_context.RequestLogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -264,21 +265,37 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 X_FRAME_OPTIONS = "DENY"
 
+# Logging is configured here only: Celery keeps this configuration (see
+# CELERY_WORKER_HIJACK_ROOT_LOGGER). DJANGO_LOG_FORMAT=json writes one JSON
+# object per line for log collectors and is the default in production;
+# text is for people and the default with DJANGO_DEBUG=true. Every handler
+# adds the bound context fields (tenant, registry, task and request ids)
+# and redacts token-shaped strings.
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(
+        f"DJANGO_LOG_FORMAT is {LOG_FORMAT!r}; set it to json or text."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
+        "log_context": {"()": "gimlet.log_context.LogContextFilter"},
         "redact_secrets": {"()": "gimlet.logging.RedactSecretsFilter"},
     },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "text": {
+            "()": "gimlet.log_formatting.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
+        "json": {"()": "gimlet.log_formatting.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
+            "formatter": LOG_FORMAT,
+            "filters": ["log_context", "redact_secrets"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -286,6 +303,9 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+# Without this, a worker replaces the root logger's handlers with its own
+# plain-text one. The worker's --loglevel still sets the root level.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Gimlet's own settings. Base URLs below are trusted configuration; what
 # users enter goes through the outbound-request guard.

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from gimlet.log_context import log_context
 from gimlet.models import Membership, Role, Tenant
 from registries.models import Alert, AlertKind, Registry, Status
 
@@ -199,7 +200,9 @@ def send_pending_alerts(now=None):
     sent = failed = 0
     for tenant_id, alerts in by_tenant.items():
         tenant = Tenant.objects.get(pk=tenant_id)
-        if digest_send(tenant, alerts, now):
+        with log_context(tenant_id=tenant_id):
+            delivered = digest_send(tenant, alerts, now)
+        if delivered:
             sent += 1
         else:
             failed += 1

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gimlet.audit import audit_event_record
+from gimlet.log_context import log_context
 from gimlet.models import AuditAction
 from registries.alerts import alerts_send_soon, status_change_alert_record
 from registries.models import Check, ExpirySource, Registry, Status, Trigger
@@ -54,16 +55,20 @@ def registry_check(*, registry_id, trigger, actor=None):
     """
     key = lock_key(registry_id)
     owner = secrets.token_hex(8)
-    if not cache.add(key, owner, timeout=LOCK_SECONDS):
-        logger.info("Registry %s is already being checked; skipped", registry_id)
-        return None
-    try:
-        registry = Registry.objects.select_related("environment").get(pk=registry_id)
-        result = validator_for(registry.kind).validate(registry)
-        return _record(registry, result, trigger=trigger, actor=actor)
-    finally:
-        if cache.get(key) == owner:
-            cache.delete(key)
+    with log_context(registry_id=registry_id):
+        if not cache.add(key, owner, timeout=LOCK_SECONDS):
+            logger.info("Registry %s is already being checked; skipped", registry_id)
+            return None
+        try:
+            registry = Registry.objects.select_related("environment").get(
+                pk=registry_id
+            )
+            with log_context(tenant_id=registry.environment.tenant_id):
+                result = validator_for(registry.kind).validate(registry)
+                return _record(registry, result, trigger=trigger, actor=actor)
+        finally:
+            if cache.get(key) == owner:
+                cache.delete(key)
 
 
 def _credential_version(registry):

@@ -2,7 +2,8 @@
 
 The sweep splits all registry ids into batches, one task each; a batch runs
 up to GIMLET_VALIDATION_CONCURRENCY checks at once in threads that share the
-pooled HTTP sessions of registries.http. Locks live in the shared cache
+pooled HTTP connections of registries.http, and stores the results in the
+task's own thread, over one database connection. Locks live in the shared cache
 (Redis in production), so they hold across workers and machines:
 
 - one sweep at a time, and one sweep per beat interval;
@@ -15,16 +16,14 @@ checked after its sweep started, so re-running it is harmless.
 
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import close_old_connections, connections
 from django.utils import timezone
-from django_scopes import scopes_disabled
 
-from registries.checking import lock_key, registry_check
+from registries.bulk_checking import registries_check
+from registries.checking import lock_key
 from registries.models import Registry
 from registries.pauses import host_paused_until, upstream_host
 
@@ -97,36 +96,8 @@ def sweep_batch_done(sweep_id, batch_number):
     if started_at is not None:
         seconds = (timezone.now() - started_at).total_seconds()
         cache.set("gimlet:sweep:last_duration", seconds, timeout=None)
+        cache.set("gimlet:sweep:last_finished", timezone.now(), timeout=None)
         logger.info("Sweep %s finished in %.1f s.", sweep_id, seconds)
-
-
-def _check_one(registry_id, started_at, deferred):
-    # Runs in a pool thread, which does not inherit the caller's context
-    # variables and so not its tenant scope either: enter one here.
-    close_old_connections()
-    try:
-        with scopes_disabled():
-            _check_unless_done(registry_id, started_at, deferred)
-    except Exception:
-        logger.exception("The scheduled check of registry %s failed.", registry_id)
-    finally:
-        connections.close_all()
-
-
-def _check_unless_done(registry_id, started_at, deferred):
-    row = Registry.objects.filter(pk=registry_id).only(
-        "kind", "url", "checked_at", "environment_id"
-    )
-    registry = row.first()
-    if registry is None:
-        return
-    if registry.checked_at and registry.checked_at >= started_at:
-        return
-    wait_until = busy_until(registry)
-    if wait_until is not None:
-        deferred.append((registry_id, wait_until))
-        return
-    registry_check(registry_id=registry_id, trigger="schedule")
 
 
 def busy_until(registry):
@@ -152,11 +123,29 @@ def check_batch(registry_ids, started_at):
     """
     if isinstance(started_at, str):
         started_at = datetime.fromisoformat(started_at)
-    deferred = []
-    workers = max(1, min(settings.GIMLET_VALIDATION_CONCURRENCY, len(registry_ids)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        for registry_id in registry_ids:
-            pool.submit(_check_one, registry_id, started_at, deferred)
+    candidates = (
+        Registry.objects.filter(pk__in=registry_ids)
+        .only("kind", "url", "checked_at", "environment_id")
+        .order_by("pk")
+    )
+    due, deferred = [], []
+    for registry in candidates:
+        if registry.checked_at and registry.checked_at >= started_at:
+            continue
+        retry_at = busy_until(registry)
+        if retry_at is None:
+            due.append(registry.pk)
+        else:
+            deferred.append((registry.pk, retry_at))
+    _, paused = registries_check(
+        registry_ids=due,
+        trigger="schedule",
+        concurrency=settings.GIMLET_VALIDATION_CONCURRENCY,
+    )
+    for registry in candidates:
+        if registry.pk in paused:
+            retry_at = host_paused_until(upstream_host(registry)) or timezone.now()
+            deferred.append((registry.pk, retry_at))
     return deferred
 
 
