@@ -410,3 +410,14 @@ def test_validate_is_throttled(world_a, member_a, monkeypatch):
 
     assert statuses == [200, 200, 429]
     assert Check.objects.filter(registry=world_a.builtin).count() == 2
+
+
+def test_custom_expiry_is_writable(world_a, admin_a):
+    response = admin_a.patch(
+        detail(world_a.custom), {"expires_at": "2030-01-01T00:00:00Z"}, format="json"
+    )
+
+    world_a.custom.refresh_from_db()
+    assert response.status_code == 200
+    assert response.json()["expires_at"] == "2030-01-01T00:00:00Z"
+    assert world_a.custom.expires_at_source == "user"
