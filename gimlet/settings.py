@@ -5,6 +5,7 @@ when present). Production differs from development only through those
 variables; DJANGO_DEBUG=true marks development.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -354,3 +355,25 @@ GIMLET_MAX_RESPONSE_BYTES = env.int("GIMLET_MAX_RESPONSE_BYTES", default=1024 * 
 GIMLET_REQUEST_DEADLINE = env.float("GIMLET_REQUEST_DEADLINE", default=30.0)
 # After GitHub accepts a token, also ask ghcr.io for a pull token with it.
 GIMLET_GHCR_CHECK = env.bool("GIMLET_GHCR_CHECK", default=True)
+
+# Who may scrape GET /metrics: a client presenting this bearer token, or a
+# client whose address lies in one of these CIDRs; either one admits it.
+# With neither set every scrape is rejected, because the metrics name
+# tenants and credentials and no network is safe to assume as internal.
+GIMLET_METRICS_TOKEN = env.str("GIMLET_METRICS_TOKEN", default="")
+GIMLET_METRICS_ALLOWED_NETWORKS = env.list(
+    "GIMLET_METRICS_ALLOWED_NETWORKS", default=[]
+)
+for _network in GIMLET_METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as error:
+        raise ImproperlyConfigured(
+            f"GIMLET_METRICS_ALLOWED_NETWORKS: {error}. List CIDRs such as "
+            "10.0.0.0/8,2001:db8::/32."
+        ) from None
+# Minutes of check history that the check metrics count; by default one
+# sweep interval, so that each credential's scheduled check is counted once.
+GIMLET_METRICS_CHECK_WINDOW_MINUTES = env.int(
+    "GIMLET_METRICS_CHECK_WINDOW_MINUTES", default=GIMLET_REVALIDATE_INTERVAL_MINUTES
+)
