@@ -8,9 +8,21 @@ line on its own.
 
 import json
 import logging
+import logging.config
 from datetime import UTC, datetime
 
 from gimlet.logging import redact
+
+
+def configure_logging(config):
+    """Apply the LOGGING setting and send warnings through it.
+
+    Python prints warnings to stderr by default; captured, they become
+    records of the py.warnings logger and are formatted like every line.
+    """
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)
+
 
 # Attributes that every LogRecord has; anything else on a record is a field
 # that a filter or `extra=` added.

@@ -278,6 +278,7 @@ if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(
         f"DJANGO_LOG_FORMAT is {LOG_FORMAT!r}; set it to json or text."
     )
+LOGGING_CONFIG = "gimlet.log_formatting.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -44,6 +44,10 @@ SCRIPT = textwrap.dedent(
             raise ValueError(f"bad {token}")
         except ValueError:
             logger.exception("Check of registry %s failed", 9)
+
+    import warnings
+
+    warnings.warn("A setting is deprecated.", UserWarning, stacklevel=1)
     """
 )
 
@@ -83,7 +87,7 @@ def production_lines(tmp_path):
 def test_production_lines_are_json(production_lines):
     records = [json.loads(line) for line in production_lines]
 
-    assert len(records) == 4
+    assert len(records) == 5
 
 
 def test_production_line_fields(production_lines):
@@ -117,6 +121,14 @@ def test_production_exception_one_line(production_lines):
     assert "Traceback" in record["exception"]
     assert "ValueError" in record["exception"]
     assert "CANARY" not in record["exception"]
+
+
+def test_production_warning_is_record(production_lines):
+    record = json.loads(production_lines[4])
+
+    assert record["logger"] == "py.warnings"
+    assert record["level"] == "WARNING"
+    assert "A setting is deprecated." in record["message"]
 
 
 def test_production_no_canary_anywhere(production_lines):
