@@ -12,6 +12,7 @@ import base64
 import json
 
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from gimlet.audit import audit_event_record
 from gimlet.models import AuditAction
@@ -53,6 +54,7 @@ def one_per_host(registries):
     return chosen
 
 
+@sensitive_variables("auths")
 def docker_config(registries):
     """Build {"auths": {...}} from registries that have a login and token."""
     auths = {}
@@ -65,6 +67,7 @@ def docker_config(registries):
     return {"auths": auths}
 
 
+@sensitive_variables("config", "payload")
 def kubernetes_secret(environment, config):
     """Wrap a Docker config in a Kubernetes Secret manifest."""
     payload = json.dumps(config, separators=(",", ":"), sort_keys=True)
@@ -89,6 +92,7 @@ def credential_registries(environment):
     )
 
 
+@sensitive_variables("config")
 @transaction.atomic
 def pull_secret_export(*, environment, actor, output_format=FORMAT_DOCKERCONFIG):
     """Return the environment's pull secret and record who exported it.

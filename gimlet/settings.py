@@ -265,6 +265,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # it is an opt-in: DJANGO_SECURE_HSTS_PRELOAD=true.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 X_FRAME_OPTIONS = "DENY"
+# Error pages and error emails hide secrets with DEBUG on too; see
+# gimlet/error_reports.py.
+DEFAULT_EXCEPTION_REPORTER = "gimlet.error_reports.SecretSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = (
+    "gimlet.error_reports.SecretSafeExceptionReporterFilter"
+)
 
 # Logging is configured here only: Celery keeps this configuration (see
 # CELERY_WORKER_HIJACK_ROOT_LOGGER). DJANGO_LOG_FORMAT=json writes one JSON

@@ -11,15 +11,27 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from django.core.cache import cache
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
-from registries.checking import LOCK_SECONDS, _record, lock_key
-from registries.models import Registry
+from gimlet.log_context import log_context
+from registries.alerts import alerts_send_soon, status_change_alert_record
+from registries.checking import (
+    LOCK_SECONDS,
+    RESULT_FIELDS,
+    _apply_result,
+    _credential_version,
+    lock_key,
+)
+from registries.models import Check, Registry
 from registries.pauses import host_pause, host_paused_until, upstream_host
 from registries.validators import validator_for
 
 logger = logging.getLogger(__name__)
+
+# Results stored per transaction: large enough to save most of the per-row
+# cost, small enough that a slow upstream's results are not held back long.
+STORE_GROUP = 25
 
 
 def _lock_all(registry_ids):
@@ -34,13 +46,18 @@ def _lock_all(registry_ids):
 
 
 def _unlock_all(owner, registry_ids):
-    for registry_id in registry_ids:
-        key = lock_key(registry_id)
-        if cache.get(key) == owner:
-            cache.delete(key)
+    """Release the locks this batch still owns, in two cache round trips."""
+    held = cache.get_many([lock_key(registry_id) for registry_id in registry_ids])
+    cache.delete_many([key for key, value in held.items() if value == owner])
 
 
 PAUSED = object()
+
+
+def registry_log_context(registry):
+    return log_context(
+        registry_id=registry.pk, tenant_id=registry.environment.tenant_id
+    )
 
 
 def _validate_unless_paused(registry):
@@ -53,7 +70,8 @@ def _validate_unless_paused(registry):
         host = upstream_host(registry)
         if host_paused_until(host) is not None:
             return PAUSED
-        result = validator_for(registry.kind).validate(registry)
+        with registry_log_context(registry):
+            result = validator_for(registry.kind).validate(registry)
         if result.retry_after and result.retry_after > timezone.now():
             host_pause(host, result.retry_after)
         return result
@@ -67,11 +85,13 @@ def registries_check(*, registry_ids, trigger, concurrency):
 
     Return (stored, paused): the ids whose result was stored, and the ids
     skipped because their host was paused meanwhile. Registries whose lock
-    another check holds are skipped, as registry_check() does. A result that
-    cannot be stored is logged and dropped; the next sweep checks it again.
+    another check holds are skipped, as registry_check() does. Results are
+    stored in groups of STORE_GROUP, each group in one transaction; a group
+    that cannot be stored is logged and dropped, and the next sweep checks
+    those credentials again.
     """
     owner, locked = _lock_all(registry_ids)
-    stored, paused = [], []
+    stored, paused, pending = [], [], []
     try:
         registries = list(
             Registry.objects.select_related("environment").filter(pk__in=locked)
@@ -85,35 +105,94 @@ def registries_check(*, registry_ids, trigger, concurrency):
             }
             for future in as_completed(futures):
                 registry = futures[future]
-                outcome = _store(registry, future, trigger)
-                if outcome is PAUSED:
+                result = _result_of(registry, future)
+                if result is PAUSED:
                     paused.append(registry.pk)
-                elif outcome:
-                    stored.append(registry.pk)
+                elif result is not None:
+                    pending.append((registry, result))
+                if len(pending) >= STORE_GROUP:
+                    stored += _store_group(pending, trigger)
+                    pending = []
+        stored += _store_group(pending, trigger)
     finally:
         _unlock_all(owner, locked)
     return stored, paused
 
 
-def _store(registry, future, trigger):
+def _result_of(registry, future):
     try:
-        result = future.result()
+        return future.result()
     except Exception:
         logger.exception(
             "The check of registry %s (tenant %s) failed.",
             registry.pk,
             registry.environment.tenant_id,
         )
-        return False
-    if result is PAUSED:
-        return PAUSED
+        return None
+
+
+def _store_group(pending, trigger):
+    """Store a group of results in one transaction; return the stored ids."""
+    if not pending:
+        return []
     try:
-        return _record(registry, result, trigger=trigger, actor=None) is not None
+        return _record_many(pending, trigger)
     except DatabaseError:
         logger.exception(
-            "Storing the check of registry %s (tenant %s) failed; the next "
-            "sweep checks it again.",
-            registry.pk,
-            registry.environment.tenant_id,
+            "Storing the checks of registries %s failed; the next sweep checks "
+            "them again.",
+            [registry.pk for registry, _ in pending],
         )
-        return False
+        return []
+
+
+@transaction.atomic
+def _record_many(pending, trigger):
+    """Store results as _record() does: lock the rows once, insert the
+    Check rows in one query.
+    """
+    ids = [registry.pk for registry, _ in pending]
+    current = Registry.objects.select_for_update().in_bulk(ids)
+    now = timezone.now()
+    changed, checks, transitions = [], [], []
+    for checked, result in pending:
+        registry = current.get(checked.pk)
+        if registry is None or _credential_version(registry) != _credential_version(
+            checked
+        ):
+            continue
+        previous = (registry.status, registry.last_valid_at)
+        _apply_result(registry, result)
+        registry.updated_at = now
+        changed.append(registry)
+        checks.append(
+            Check(
+                registry=registry,
+                status=registry.status,
+                message=registry.status_message,
+                http_status=result.http_status,
+                duration_ms=result.duration_ms,
+                trigger=trigger,
+                created_at=registry.checked_at,
+            )
+        )
+        transitions.append((registry, previous))
+    # One plain UPDATE per row: bulk_update() builds a CASE expression per
+    # field and row, which costs more CPU than the round trips it saves.
+    for registry in changed:
+        Registry.objects.filter(pk=registry.pk).update(
+            **{field: getattr(registry, field) for field in RESULT_FIELDS}
+        )
+    Check.objects.bulk_create(checks)
+    alerted = False
+    for registry, (status, valid_at) in transitions:
+        if registry.retry_after and registry.retry_after > now:
+            host_pause(upstream_host(registry), registry.retry_after)
+        alert = status_change_alert_record(
+            registry=registry, previous_status=status, previous_valid_at=valid_at
+        )
+        alerted = alerted or alert is not None
+    if alerted:
+        transaction.on_commit(alerts_send_soon)
+    logger.info("Stored %d checks (trigger %s).", len(changed), trigger)
+    return [registry.pk for registry in changed]

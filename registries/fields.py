@@ -10,13 +10,15 @@ list from settings at call time so that key rotation and tests see it.
 import functools
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import models
-from django.db.models import Case, Value
+from django.db.models import Case, ExpressionWrapper, F, TextField, Value
 from django.db.models.functions import Cast
 from django.dispatch import receiver
+from django.views.decorators.debug import sensitive_variables
 from encrypted_model_fields.fields import EncryptedTextField
 
 
@@ -24,20 +26,26 @@ class SecretDecryptionError(Exception):
     """A stored secret that none of the configured keys can decrypt."""
 
 
-@functools.cache
-def get_crypter():
+def configured_fernets():
+    """Return a Fernet per key in FIELD_ENCRYPTION_KEY, the current one first."""
     keys = settings.FIELD_ENCRYPTION_KEY
     if isinstance(keys, str):
-        keys = [key for key in keys.split(",") if key.strip()]
+        keys = keys.split(",")
+    keys = [key.strip() for key in keys if key.strip()]
     if not keys:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY lists no key.")
     try:
-        return MultiFernet([Fernet(key.strip()) for key in keys])
+        return [Fernet(key) for key in keys]
     except (ValueError, TypeError) as error:
         raise ImproperlyConfigured(
             "FIELD_ENCRYPTION_KEY contains a value that is not a Fernet key "
             f"(32 url-safe base64-encoded bytes): {error}"
         ) from None
+
+
+@functools.cache
+def get_crypter():
+    return MultiFernet(configured_fernets())
 
 
 @receiver(setting_changed)
@@ -66,6 +74,7 @@ def is_ciphertext(value):
 class EncryptedSecretField(EncryptedTextField):
     """A Fernet-encrypted text column that raises when it cannot decrypt."""
 
+    @sensitive_variables("value")
     def from_db_value(self, value, expression, connection):
         if value is None:
             return None
@@ -84,6 +93,7 @@ class EncryptedSecretField(EncryptedTextField):
         # ciphertext would be replaced silently.
         return models.TextField.to_python(self, value)
 
+    @sensitive_variables("value")
     def get_db_prep_save(self, value, connection):
         value = models.TextField.get_db_prep_save(self, value, connection)
         if value is None:
@@ -132,3 +142,36 @@ def written_terms(expression):
         yield from written_terms(expression.default)
     else:
         yield expression
+
+
+def encrypted_models():
+    """Return (model, [encrypted fields]) for every concrete, managed model."""
+    found = []
+    for model in apps.get_models():
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        fields = [
+            f
+            for f in model._meta.concrete_fields
+            if isinstance(f, EncryptedSecretField)
+        ]
+        if fields:
+            found.append((model, fields))
+    return found
+
+
+def stored_ciphertext(model, fields):
+    """Select pk and the stored ciphertext of `fields`, without decrypting.
+
+    A plain text output field has no from_db_value(), so each value comes
+    back as the database stores it, aliased as `stored_<name>`.
+    """
+    wrapped = {
+        f"stored_{f.name}": ExpressionWrapper(F(f.name), output_field=TextField())
+        for f in fields
+    }
+    return (
+        model._base_manager.order_by("pk")
+        .annotate(**wrapped)
+        .values_list("pk", *wrapped)
+    )

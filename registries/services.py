@@ -29,6 +29,7 @@ def _describe(field, value):
     return None if value is None else str(value)
 
 
+@sensitive_variables("fields", "value", "before")
 def _apply(registry, fields):
     """Set `fields` on the registry; return {field: [before, after]}."""
     changes = {}

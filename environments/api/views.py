@@ -1,4 +1,5 @@
 from django.utils.cache import add_never_cache_headers
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -90,6 +91,7 @@ class EnvironmentViewSet(TenantScopedViewSet):
         filter_backends=[],
         pagination_class=None,
     )
+    @sensitive_variables("document", "response")
     def pull_secret(self, request, pk=None):
         environment = self.get_object()
         if request.accepted_renderer.format == KubernetesSecretRenderer.format:

@@ -1,6 +1,8 @@
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, parsers, permissions, viewsets
@@ -23,6 +25,7 @@ from gimlet.models import Membership, Role, Tenant
 PATH_SEGMENT = "^[^/]+$"
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class AuthTokenView(ObtainAuthToken):
     """Exchange a username and password for the user's API token."""
 

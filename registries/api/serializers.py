@@ -1,5 +1,6 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
@@ -7,6 +8,15 @@ from environments.api.serializers import environment_field
 from gimlet.api.serializers import acting_user
 from registries import services
 from registries.models import SECRET_FIELDS, Check, Kind, Registry
+
+# Attribute read for a field whose name differs from the model attribute.
+READ_ATTRIBUTES = {"environment": "environment_id"}
+
+
+def iso_datetime(value):
+    """Format a datetime as DRF's DateTimeField does with USE_TZ and UTC."""
+    text = value.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def is_isoformat(value):
@@ -83,6 +93,29 @@ class RegistrySerializer(serializers.ModelSerializer):
         # Names are unique per environment; Registry.clean() checks that.
         validators = []
 
+    def to_representation(self, instance):
+        """Return the registry as DRF's fields would, several times faster.
+
+        Lists serialise every row of a page, and DRF's generic per-field path
+        dominated their cost. tests/api/test_registry_representation.py
+        compares the two for every kind and every empty or set field.
+        """
+        data = {}
+        for name in self._readable_names():
+            value = getattr(instance, READ_ATTRIBUTES.get(name, name))
+            if isinstance(value, datetime):
+                value = iso_datetime(value)
+            data[name] = value
+        return data
+
+    def _readable_names(self):
+        names = getattr(self, "_readable_cache", None)
+        if names is None:
+            names = [field.field_name for field in self._readable_fields]
+            self._readable_cache = names
+        return names
+
+    @sensitive_variables("initial")
     def get_initial(self):
         # The browsable API fills its form from get_initial() after a failed
         # submission, which would echo a submitted token into the HTML.
@@ -98,6 +131,7 @@ class RegistrySerializer(serializers.ModelSerializer):
             initial["expires_at"] = ""
         return initial
 
+    @sensitive_variables("validated_data")
     def update(self, instance, validated_data):
         return services.registry_update(
             registry=instance, actor=acting_user(self), **validated_data
@@ -110,6 +144,7 @@ class RegistryCreateSerializer(RegistrySerializer):
         choices=Kind.choices, help_text="Fixed once created."
     )
 
+    @sensitive_variables("validated_data")
     def create(self, validated_data):
         return services.registry_create(
             environment=validated_data.pop("environment"),

@@ -1,3 +1,5 @@
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -14,10 +16,11 @@ from registries.api.serializers import (
     RegistrySerializer,
 )
 from registries.checking import registry_check
-from registries.models import Registry, Trigger
+from registries.models import SECRET_FIELDS, Registry, Trigger
 
 
 @extend_schema_view(create=extend_schema(examples=CREATE_EXAMPLES))
+@method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="dispatch")
 class RegistryViewSet(TenantScopedViewSet):
     """Stored registry credentials. Tokens and certificates are write-only.
 
