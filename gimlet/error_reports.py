@@ -5,10 +5,11 @@ sensitive_post_parameters only while DEBUG is off (Django 5.2,
 `is_active()` in django/views/debug.py), and it shows every variable that
 no decorator names, such as a library frame's copy of a submitted token.
 Here the filter is always active and also hides variables, dictionary
-keys and POST fields whose names mark a secret. The reporter collects the
-values hidden anywhere in the traceback first, and removes them, and
-anything token-shaped, from every variable and from the finished report,
-so a library frame that holds a token under another name shows it neither.
+keys and POST fields whose names mark a secret. The reporter first
+collects the values hidden anywhere in the traceback. It then removes
+them, and anything token-shaped, from every variable and from the
+finished report, so a library frame that keeps a token under another
+name does not show it.
 """
 
 import html
@@ -22,7 +23,7 @@ from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from gimlet.logging import REDACTED, redact
 
-# Names of variables, keys and fields that hold secrets, in this product
+# Names of variables, keys and fields that contain secrets, in this product
 # and in the libraries it uses (requests' `auth`, Fernet's `key`).
 SECRET_NAMES = _lazy_re_compile(
     "API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|COOKIE|CERT|PEM|CIPHER|PLAINTEXT"
@@ -129,7 +130,7 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
                 self._variants = None
 
     def collect_frame(self, request, tb_frame):
-        """Remember the secrets one frame holds, by name or by decorator."""
+        """Remember the secrets a frame contains, by name or by decorator."""
         variables = tb_frame.f_locals
         shown = dict(super().get_traceback_frame_variables(request, tb_frame))
         for name, value in variables.items():

@@ -85,8 +85,8 @@ class RedactSecretsFilter(logging.Filter):
         try:
             message = record.getMessage()
         except (TypeError, ValueError):
-            # Arguments that do not fit the format: the handler reports
-            # that when it formats the record, so leave it for the handler.
+            # The arguments do not match the format string. The handler
+            # reports that when it formats the record.
             return
         cleaned = redact(message)
         if cleaned != message:

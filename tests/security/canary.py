@@ -115,9 +115,10 @@ def message_bodies(value):
     """Yield the decoded `body` of every Kombu message inside JSON `value`."""
     if isinstance(value, dict):
         body = value.get("body")
-        if isinstance(body, str) and value.get("properties", {}).get(
-            "body_encoding"
-        ) == "base64":
+        if (
+            isinstance(body, str)
+            and value.get("properties", {}).get("body_encoding") == "base64"
+        ):
             yield base64.b64decode(body).decode("utf-8", "replace")
         for item in value.values():
             yield from message_bodies(item)
