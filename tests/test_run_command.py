@@ -45,6 +45,9 @@ def running_system(tmp_path_factory):
         GIMLET_SKIP_INSTALL="1",
         GIMLET_RUN_PORT=str(port),
         GIMLET_DEMO_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        # Beat's sweep schedule, created by a migration, then fires within
+        # the test's wait.
+        GIMLET_REVALIDATE_INTERVAL_MINUTES="1",
         PYTHONUNBUFFERED="1",
     )
     log = (tmp_path / "run.log").open("w+")
@@ -118,7 +121,8 @@ def test_seeded_admin_logs_in(running_system):
 
     assert response.status_code == 200
     assert response.url.endswith("/admin/")
-    assert "Site administration" in response.text
+    assert 'id="login-form"' not in response.text
+    assert "/admin/logout/" in response.text
 
 
 def test_worker_sweeps_and_prints_alert_email(running_system):
@@ -133,3 +137,18 @@ def test_worker_sweeps_and_prints_alert_email(running_system):
     assert "Subject: [Gimlet] Demo" in output, output[-3000:]
     assert re.search(r"Sweep \S+ finished", output)
     assert "CA certificate expires in 10 days" in output
+
+
+def test_beat_sends_the_scheduled_sweep(running_system):
+    deadline = time.monotonic() + 100
+    output = ""
+    pattern = re.compile(r"Sweep \S+ started: 3 credentials")
+    while time.monotonic() < deadline:
+        output = running_system["log"].read_text()
+        sent = "Sending due task Check every registry credential" in output
+        if sent and len(pattern.findall(output)) >= 2:
+            break
+        time.sleep(2)
+
+    assert "Sending due task Check every registry credential" in output, output[-3000:]
+    assert len(pattern.findall(output)) >= 2
