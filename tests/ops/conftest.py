@@ -1,7 +1,21 @@
-"""Fixtures for the operations tests: metrics scrapes and settings."""
+"""Fixtures for the operations tests: metrics scrapes, databases, commands."""
 
+import secrets
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
 import pytest
+from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
+from psycopg import sql
+
+from tests.conftest import require_server
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+COMMAND_TIMEOUT = 180
 
 METRICS_TOKEN = "metrics-token-for-tests-0123456789abcdef"
 
@@ -43,3 +57,48 @@ def sample(samples, name, **labels):
     if key not in samples:
         raise KeyError(f"no sample {name}{labels}")
     return samples[key]
+
+
+@pytest.fixture(scope="module")
+def database_server():
+    database = settings.DATABASES["default"]
+    require_server("PostgreSQL", database["ENGINE"] == "django.db.backends.postgresql")
+    return {
+        "host": database.get("HOST") or "127.0.0.1",
+        "port": database.get("PORT") or 5432,
+        "user": database.get("USER") or "postgres",
+        "password": database.get("PASSWORD") or None,
+    }
+
+
+@contextmanager
+def fresh_database(server):
+    """Create an empty PostgreSQL database; drop it on leaving the block."""
+    name = f"gimlet_deploy_{secrets.token_hex(4)}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    password = f":{server['password']}" if server["password"] else ""
+    try:
+        yield (
+            f"postgres://{server['user']}{password}@{server['host']}:"
+            f"{server['port']}/{name}"
+        )
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
+
+
+def manage(env, args):
+    """Run manage.py in a subprocess with exactly `env`."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+    )

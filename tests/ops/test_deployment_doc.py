@@ -8,18 +8,15 @@ addresses are replaced with the suite's own servers.
 """
 
 import re
-import secrets
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 from django.conf import settings
-from psycopg import sql
 
 from tests.conftest import require_server
+from tests.ops.conftest import fresh_database, manage
 from tests.worker import redis_answers
 
 pytestmark = pytest.mark.server
@@ -30,7 +27,6 @@ ROW = re.compile(r"^\| `(?P<name>[A-Z][A-Z0-9_]*)` \| (?P<example>[^|]*) \|")
 GENERATE = re.compile(r"^(?P<command>python -c '[^']+')\s+#\s*(?P<name>[A-Z0-9_]+)$")
 # Variables whose example addresses a server; the test uses its own.
 SUITE_SERVERS = {"DATABASE_URL", "REDIS_URL"}
-COMMAND_TIMEOUT = 180
 
 
 def doc_section(title):
@@ -118,39 +114,6 @@ def run_documented_python(command):
     return result.stdout.strip()
 
 
-@pytest.fixture(scope="module")
-def database_server():
-    database = settings.DATABASES["default"]
-    require_server("PostgreSQL", database["ENGINE"] == "django.db.backends.postgresql")
-    return {
-        "host": database.get("HOST") or "127.0.0.1",
-        "port": database.get("PORT") or 5432,
-        "user": database.get("USER") or "postgres",
-        "password": database.get("PASSWORD") or None,
-    }
-
-
-@contextmanager
-def fresh_database(server):
-    """Create an empty PostgreSQL database; drop it on leaving the block."""
-    name = f"gimlet_deploy_{secrets.token_hex(4)}"
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    password = f":{server['password']}" if server["password"] else ""
-    try:
-        yield (
-            f"postgres://{server['user']}{password}@{server['host']}:"
-            f"{server['port']}/{name}"
-        )
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)
-                )
-            )
-
-
 def documented_env(database_url, home):
     """Return an environment of exactly the documented variables."""
     require_server("Redis", bool(settings.REDIS_URL) and redis_answers())
@@ -193,17 +156,6 @@ def migrated_env(database_server, tmp_path_factory):
         result = manage(env, ["migrate", "--no-input"])
         assert result.returncode == 0, result.stdout + result.stderr
         yield env
-
-
-def manage(env, args):
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-    )
 
 
 # The document itself.
