@@ -17,9 +17,9 @@ from contextlib import contextmanager
 _fields = contextvars.ContextVar("gimlet_log_fields", default=None)
 
 REQUEST_ID_HEADER = "X-Request-ID"
-# A request id from a proxy is kept when it looks like one (a UUID, or
-# another short token); anything else is replaced, so a client cannot
-# write arbitrary text into every log line of its request.
+# A request id from a proxy is kept when it looks like one, such as a UUID
+# or another short token. Anything else is replaced, so that a client
+# cannot write arbitrary text into every log line of its request.
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 

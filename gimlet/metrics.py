@@ -2,8 +2,8 @@
 
 Every value comes from the database, or from the shared cache for the
 sweep, and none from counters in process memory. Web processes and
-workers run on several machines, so in-process counters would differ in
-each process that a scrape happens to reach; a value read from the
+workers run on several machines, so an in-process counter would differ in
+each process that a scrape happens to reach. A value read from the
 database is the same whichever web process serves the scrape. Check
 counts and durations are therefore gauges over a recent window of Check
 rows (GIMLET_METRICS_CHECK_WINDOW_MINUTES) and not ever-growing counters:
@@ -140,7 +140,7 @@ def check_metrics(now):
 
 
 def _duration_metrics(recent):
-    """A histogram of the window's check durations by registry kind."""
+    """Build a histogram of the window's check durations by registry kind."""
     buckets = {
         f"le_{index}": Count("pk", filter=Q(duration_ms__lte=int(bound * 1000)))
         for index, bound in enumerate(DURATION_BUCKETS)
@@ -212,7 +212,7 @@ def alert_metrics():
 
 
 def sweep_metrics():
-    """The last sweep's duration and end, and whether one runs now."""
+    """Report the last sweep's duration and end, and whether one runs now."""
     try:
         values = cache.get_many(
             ["gimlet:sweep:last_duration", "gimlet:sweep:last_finished", SWEEP_LOCK_KEY]
@@ -305,7 +305,8 @@ def access_denied(request):
     """Return the response that rejects this scrape, or None to allow it.
 
     A client inside GIMLET_METRICS_ALLOWED_NETWORKS or presenting
-    GIMLET_METRICS_TOKEN is allowed. With neither setting, nobody is.
+    GIMLET_METRICS_TOKEN is allowed. With neither setting, every request is
+    rejected.
     """
     if from_allowed_network(request):
         return None
@@ -343,7 +344,7 @@ def _text_response(text, status):
 
 @require_safe
 def metrics_view(request):
-    """Return the metrics in the format the Accept header asks for.
+    """Return the metrics in the format that the Accept header requests.
 
     The Prometheus text format by default, OpenMetrics on request.
     """

@@ -203,7 +203,11 @@ def check_base_url():
 
 
 def unreachable_host(hostname):
-    """Whether `hostname` means this machine to whoever opens the link."""
+    """Return whether `hostname` names the local machine of its reader.
+
+    A link to localhost, or to a loopback or unspecified address, opens
+    the recipient's own machine, not this service.
+    """
     if hostname == "localhost" or hostname.endswith(".localhost"):
         return True
     try:
