@@ -265,6 +265,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # it is an opt-in: DJANGO_SECURE_HSTS_PRELOAD=true.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 X_FRAME_OPTIONS = "DENY"
+# Load balancers and kubelet often probe over plain HTTP inside the
+# network: answer /healthz directly instead of redirecting it to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Error pages and error emails hide secrets with DEBUG on too; see
 # gimlet/error_reports.py.
 DEFAULT_EXCEPTION_REPORTER = "gimlet.error_reports.SecretSafeExceptionReporter"

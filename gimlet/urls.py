@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from gimlet.health import healthz
 from gimlet.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("gimlet.api_urls")),
     path("metrics", metrics_view, name="metrics"),
+    path("healthz", healthz, name="healthz"),
 ]
