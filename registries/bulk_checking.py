@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
-from gimlet.log_context import log_context
+from gimlet.log_context import carry_log_context, log_context
 from registries.alerts import alerts_send_soon, status_change_alert_record
 from registries.checking import (
     LOCK_SECONDS,
@@ -98,10 +98,12 @@ def registries_check(*, registry_ids, trigger, concurrency):
         )
         workers = max(1, min(concurrency, len(registries)))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check")
+        # Pool threads start with an empty context: carry the log fields
+        # over, so that the checks' log lines name their task.
+        validate = carry_log_context(_validate_unless_paused)
         with pool:
             futures = {
-                pool.submit(_validate_unless_paused, registry): registry
-                for registry in registries
+                pool.submit(validate, registry): registry for registry in registries
             }
             for future in as_completed(futures):
                 registry = futures[future]

@@ -8,6 +8,7 @@ from django.utils import timezone
 from registries.models import Check
 from registries.tasks import check_batch, check_registry
 from tests.factories import RegistryFactory
+from tests.servers import FakeServer, Reply
 from tests.worker import (
     Worker,
     flush_redis,
@@ -20,9 +21,15 @@ pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def worker(tmp_path):
+    """A worker that logs JSON and may call plain-HTTP registries on loopback."""
     require_worker_services()
     flush_redis()
-    worker = Worker(tmp_path / "worker.log", DJANGO_LOG_FORMAT="json").start()
+    worker = Worker(
+        tmp_path / "worker.log",
+        DJANGO_LOG_FORMAT="json",
+        GIMLET_ALLOW_HTTP_REGISTRIES="true",
+        GIMLET_REGISTRY_ALLOWED_NETWORKS="127.0.0.0/8",
+    ).start()
     yield worker
     worker.stop()
     flush_redis()
@@ -117,3 +124,31 @@ def test_batch_lines_carry_task_id(worker):
     for record in during:
         assert record.get("task_id") == result.id, record
         assert record["task_name"] == "registries.check_batch", record
+
+
+def test_batch_pool_thread_lines(worker):
+    """A request made in a batch's pool thread logs the batch's task id."""
+    with FakeServer() as registry_server:
+        registry_server.routes["/v2/"] = Reply(
+            200, {"Docker-Distribution-API-Version": "registry/2.0"}, b"{}"
+        )
+        registry = RegistryFactory(custom=True, url=registry_server.url)
+
+        result = check_batch.delay(
+            "sweep-2", 0, [registry.pk], timezone.now().isoformat()
+        )
+        wait_until(
+            lambda: Check.objects.filter(registry=registry).exists(),
+            timeout=30,
+            message="the check",
+        )
+    requests = [
+        record
+        for record in json_records(worker)
+        if record["logger"] == "registries.http" and record["message"].startswith("GET")
+    ]
+
+    assert requests, worker.log()[-3000:]
+    assert requests[0]["task_id"] == result.id
+    assert requests[0]["registry_id"] == registry.pk
+    assert requests[0]["tenant_id"] == registry.environment.tenant_id
