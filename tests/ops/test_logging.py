@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from celery.signals import after_setup_task_logger
 from cryptography.fernet import Fernet
 from django.http import HttpResponse
 from django.test import RequestFactory
@@ -292,6 +293,18 @@ def test_request_id_generated_for_odd_header(json_log):
     assert request_id != "bad id\nwith newline"
     assert len(request_id) == 32
     assert response["X-Request-ID"] == request_id
+
+
+def test_celery_task_logger_propagates():
+    """Celery's task logger loses its own handler and uses the root's."""
+    logger = logging.getLogger("tests.celery-task")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+    after_setup_task_logger.send(sender=None, logger=logger)
+
+    assert logger.handlers == []
+    assert logger.propagate is True
 
 
 def test_text_formatter_fields():
