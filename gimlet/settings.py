@@ -69,6 +69,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "gimlet.log_context.RequestLogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's and Swagger UI's static files from STATIC_ROOT in
+    # production (after collectstatic), so gunicorn needs no web server
+    # in front of it for them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
