@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 # workers.
 BATCH_SIZE = 500
 SWEEP_LOCK_KEY = "gimlet:sweep:running"
+# Wait before checking again a credential whose check in a batch failed.
+RECHECK_DELAY = timedelta(seconds=15)
 
 
 def max_countdown():
@@ -121,8 +123,9 @@ def busy_until(registry):
 def check_batch(registry_ids, started_at):
     """Check the registries not yet checked since `started_at`.
 
-    Return the (registry_id, retry_at) pairs skipped because their host is
-    paused or another check holds their lock.
+    Return the (registry_id, retry_at) pairs to check later: those skipped
+    because their host is paused or another check holds their lock, and
+    those whose check failed or whose result could not be stored.
     """
     if isinstance(started_at, str):
         started_at = datetime.fromisoformat(started_at)
@@ -140,15 +143,21 @@ def check_batch(registry_ids, started_at):
             due.append(registry.pk)
         else:
             deferred.append((registry.pk, retry_at))
-    _, paused = registries_check(
+    stored, paused = registries_check(
         registry_ids=due,
         trigger="schedule",
         concurrency=settings.GIMLET_VALIDATION_CONCURRENCY,
     )
+    unfinished = set(due) - set(stored) - set(paused)
     for registry in candidates:
         if registry.pk in paused:
             retry_at = host_paused_until(upstream_host(registry)) or timezone.now()
             deferred.append((registry.pk, retry_at))
+        elif registry.pk in unfinished:
+            # The check failed or its result was not stored, as when the
+            # database drops its connections. A task of its own checks it
+            # again, and that task retries database errors.
+            deferred.append((registry.pk, timezone.now() + RECHECK_DELAY))
     return deferred
 
 

@@ -14,6 +14,9 @@ from tests.factories import (
     TenantFactory,
     UserFactory,
 )
+from tests.security.fakes import FakeUpstream
+from tests.smtp import SmtpServer
+from tests.worker import Worker
 
 CUSTOM_URL = "https://registry.gimlet.test"
 
@@ -58,3 +61,40 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def upstream():
+    with FakeUpstream() as server:
+        yield server
+
+
+@pytest.fixture
+def start_worker(tmp_path, upstream, smtp):
+    """Start real workers whose GitHub and Docker Hub are the fake upstream."""
+    workers = []
+
+    def start(**env):
+        settings = {
+            "GIMLET_GITHUB_API_URL": upstream.url,
+            "GIMLET_GHCR_URL": upstream.url,
+            "GIMLET_DOCKERHUB_AUTH_URL": upstream.url,
+            "GIMLET_REGISTRY_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
+            **env,
+        }
+        worker = Worker(tmp_path / f"worker-{len(workers)}.log", **settings)
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.stop()

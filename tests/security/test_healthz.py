@@ -7,35 +7,19 @@ that points at one.
 
 import socket
 import time
-from contextlib import contextmanager
 
 import pytest
 import requests
 from django.db import OperationalError, connection
 
 from gimlet import health
-from gimlet.celery import app as celery_app
 from tests import worker as worker_process
 from tests.conftest import require_server
+from tests.security.fakes import celery_broker
 from tests.security.processes import WebServer
 from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db
-
-
-@contextmanager
-def broker_at(url):
-    """Point the Celery app, as the web process uses it, at another broker."""
-    original = celery_app.conf.broker_url
-    celery_app.conf.broker_url = url
-    celery_app.pool.force_close_all()
-    celery_app._pool = None
-    try:
-        yield
-    finally:
-        celery_app.conf.broker_url = original
-        celery_app.pool.force_close_all()
-        celery_app._pool = None
 
 
 def closed_port():
@@ -72,7 +56,7 @@ def test_head_allowed(client):
 
 
 def test_broker_down_reported(client):
-    with broker_at(f"redis://127.0.0.1:{closed_port()}/0"):
+    with celery_broker(f"redis://127.0.0.1:{closed_port()}/0"):
         started = time.monotonic()
         response = client.get("/healthz")
         elapsed = time.monotonic() - started
@@ -89,7 +73,7 @@ def test_broker_error_shows_no_password(client):
     password = "broker-password-123"
     url = f"redis://:{password}@127.0.0.1:{closed_port()}/0"
 
-    with broker_at(url):
+    with celery_broker(url):
         response = client.get("/healthz")
 
     assert password not in response.content.decode()
@@ -111,7 +95,7 @@ def test_database_down_is_503(client, monkeypatch):
 
 def test_outage_logged_once(monkeypatch, caplog):
     monkeypatch.setattr(health, "_last_status", {})
-    with broker_at(f"redis://127.0.0.1:{closed_port()}/0"):
+    with celery_broker(f"redis://127.0.0.1:{closed_port()}/0"):
         for _ in range(3):
             health.broker_status()
     health.broker_status()
