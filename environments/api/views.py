@@ -10,7 +10,6 @@ from drf_spectacular.utils import (
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from environments import services
 from environments.api.filters import EnvironmentFilter, ImageSettingsFilter
@@ -28,6 +27,7 @@ from environments.pull_secrets import (
     FORMAT_KUBERNETES,
     pull_secret_export,
 )
+from gimlet.api.throttling import ScopedRateThrottle
 from gimlet.api.viewsets import TenantScopedViewSet
 
 

@@ -7,7 +7,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, parsers, permissions, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.throttling import ScopedRateThrottle
 
 from gimlet import services
 from gimlet.api.parsers import JSONParser
@@ -19,6 +18,7 @@ from gimlet.api.serializers import (
     TenantCreateSerializer,
     TenantSerializer,
 )
+from gimlet.api.throttling import ScopedRateThrottle
 from gimlet.models import Membership, Role, Tenant
 
 # The pattern of string path parameters: one URL path segment.

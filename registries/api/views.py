@@ -3,9 +3,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from gimlet.api.exceptions import Conflict
+from gimlet.api.throttling import ScopedRateThrottle
 from gimlet.api.viewsets import TenantScopedViewSet
 from registries import services
 from registries.api.filters import RegistryFilter

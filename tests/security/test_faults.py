@@ -118,6 +118,12 @@ def test_redis_outage(
             format="json",
         )
         admin_list = admin_site.get("/admin/registries/registry/")
+        exported = api.get(f"/api/v1/environments/{environment.pk}/pull-secret/")
+        login = api.post(
+            "/api/v1/auth/token/",
+            {"username": world.admin.username, "password": "pw-for-tests-1"},
+            format="json",
+        )
         outage_seconds = time.monotonic() - started
 
         assert health.status_code == 200
@@ -128,6 +134,12 @@ def test_redis_outage(
         assert created.status_code == 201, created.content
         assert patched.status_code == 200, patched.content
         assert admin_list.status_code == 200
+        assert exported.status_code == 200
+        assert "ghcr.io" in exported.json()["auths"]
+        # Without its counter the password exchange is not rate limited, so
+        # it is refused until Redis is back.
+        assert login.status_code == 429
+        assert login["Retry-After"] == "30"
         assert outage_seconds < 60
         saved = Registry.objects.get(name="during-outage")
         assert saved.checked_at is None
@@ -154,6 +166,12 @@ def test_redis_outage(
             format="json",
         )
         assert after.status_code == 201
+        relogin = api.post(
+            "/api/v1/auth/token/",
+            {"username": world.admin.username, "password": "pw-for-tests-1"},
+            format="json",
+        )
+        assert relogin.status_code == 200
         wait_until(
             lambda: Registry.objects.get(name="after-outage").checked_at is not None,
             timeout=60,
