@@ -14,6 +14,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A service this request needs is unavailable. Try again later."
+    default_code = "service_unavailable"
+
+
 def field_errors(error):
     """Return a Django ValidationError as DRF field errors, same field names."""
     detail = serializers.as_serializer_error(error)

@@ -1,11 +1,13 @@
+import logging
+
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from gimlet.api.exceptions import Conflict
-from gimlet.api.throttling import ScopedRateThrottle
+from gimlet.api.exceptions import Conflict, ServiceUnavailable
+from gimlet.api.throttling import CACHE_ERRORS, ScopedRateThrottle
 from gimlet.api.viewsets import TenantScopedViewSet
 from registries import services
 from registries.api.filters import RegistryFilter
@@ -17,6 +19,8 @@ from registries.api.serializers import (
 )
 from registries.checking import registry_check
 from registries.models import SECRET_FIELDS, Registry, Trigger
+
+logger = logging.getLogger(__name__)
 
 
 @extend_schema_view(create=extend_schema(examples=CREATE_EXAMPLES))
@@ -62,9 +66,17 @@ class RegistryViewSet(TenantScopedViewSet):
     )
     def validate(self, request, pk=None):
         registry = self.get_object()
-        check = registry_check(
-            registry_id=registry.pk, trigger=Trigger.MANUAL, actor=request.user
-        )
+        try:
+            check = registry_check(
+                registry_id=registry.pk, trigger=Trigger.MANUAL, actor=request.user
+            )
+        except CACHE_ERRORS as error:
+            # The check's lock lives in the shared cache (Redis).
+            logger.warning("Could not check registry %s: %r", registry.pk, error)
+            raise ServiceUnavailable(
+                "The check could not run because the shared cache is "
+                "unavailable. Try again in a minute."
+            ) from None
         if check is None:
             raise Conflict(
                 "Another check of this registry is running, or the credential "

@@ -119,6 +119,7 @@ def test_redis_outage(
         )
         admin_list = admin_site.get("/admin/registries/registry/")
         exported = api.get(f"/api/v1/environments/{environment.pk}/pull-secret/")
+        validated = api.post(f"/api/v1/registries/{before_outage[0].pk}/validate/")
         login = api.post(
             "/api/v1/auth/token/",
             {"username": world.admin.username, "password": "pw-for-tests-1"},
@@ -135,6 +136,7 @@ def test_redis_outage(
         assert patched.status_code == 200, patched.content
         assert admin_list.status_code == 200
         assert exported.status_code == 200
+        assert validated.status_code == 503
         assert "ghcr.io" in exported.json()["auths"]
         # Without its counter the password exchange is not rate limited, so
         # it is refused until Redis is back.
