@@ -1,21 +1,102 @@
-from django.contrib import admin
+"""Admin for tenants, their members and the audit trail.
 
-from gimlet.admin_scoping import TenantScopedAdmin, TenantScopedInline
+Models that belong to no tenant (users, groups, API tokens and the beat
+schedules of django-celery-beat) are registered again here for superusers
+only. This module runs after those apps' admin modules, because
+INSTALLED_APPS lists them first.
+"""
+
+import json
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db.models import Count
+from django.utils.html import format_html
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+from rest_framework.authtoken.models import TokenProxy
+
+from gimlet.admin_scoping import (
+    TenantListFilter,
+    TenantScopedAdmin,
+    TenantScopedInline,
+    register_for_superusers_only,
+)
 from gimlet.models import AuditEvent, Membership, Tenant
+from gimlet.services import (
+    membership_add,
+    membership_remove,
+    membership_update,
+    tenant_create,
+    tenant_update,
+)
+
+admin.site.site_header = "Gimlet registries"
+admin.site.site_title = "Gimlet registries"
+admin.site.index_title = "Administration"
+# The project serves no public site, so the admin links to none.
+admin.site.site_url = None
+
+register_for_superusers_only(
+    admin.site,
+    [
+        get_user_model(),
+        Group,
+        TokenProxy,
+        PeriodicTask,
+        IntervalSchedule,
+        CrontabSchedule,
+        SolarSchedule,
+        ClockedSchedule,
+    ],
+)
+
+
+class MembershipForm(forms.ModelForm):
+    """A membership whose user is fixed once it exists; the role may change."""
+
+    class Meta:
+        model = Membership
+        fields = ("user", "role")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and "user" in self.fields:
+            self.fields["user"].disabled = True
 
 
 class MembershipInline(TenantScopedInline):
     model = Membership
+    form = MembershipForm
     fields = ("user", "role")
 
 
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
     tenant_path = "pk"
-    list_display = ("name", "slug", "created_at")
+    list_display = ("name", "slug", "member_count", "created_at")
+    # Explicit, because the annotated (grouped) queryset drops Meta.ordering.
+    ordering = ("slug",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    fields = ("name", "slug", "alert_emails")
     inlines = [MembershipInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_total=Count("memberships"))
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("slug",) if obj is not None else ()
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else self.prepopulated_fields
 
     def has_add_permission(self, request):
         return request.user.is_superuser
@@ -23,17 +104,83 @@ class TenantAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
+    @admin.display(description="Members", ordering="member_total")
+    def member_count(self, tenant):
+        return tenant.member_total
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            stored = Tenant.objects.get(pk=obj.pk)
+            tenant_update(
+                tenant=stored,
+                actor=request.user,
+                name=obj.name,
+                alert_emails=obj.alert_emails,
+            )
+        else:
+            created = tenant_create(
+                actor=request.user,
+                name=obj.name,
+                slug=obj.slug,
+                alert_emails=obj.alert_emails,
+            )
+            obj.pk = created.pk
+            obj.created_at = created.created_at
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        # Through the services, so that every change of a member is audited.
+        formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            membership_remove(membership=membership, actor=request.user)
+        for membership in formset.new_objects:
+            membership_add(
+                tenant=form.instance,
+                actor=request.user,
+                user=membership.user,
+                role=membership.role,
+            )
+        for membership, changed in formset.changed_objects:
+            if "role" in changed:
+                stored = Membership.objects.get(pk=membership.pk)
+                membership_update(
+                    membership=stored, actor=request.user, role=membership.role
+                )
+        return None
+
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
+    form = MembershipForm
     list_display = ("user", "tenant", "role", "created_at")
-    list_filter = ("role",)
-    search_fields = ("user__username", "tenant__slug")
+    list_filter = ("role", TenantListFilter)
+    search_fields = ("user__username", "user__email", "tenant__slug", "tenant__name")
     list_select_related = ("user", "tenant")
+    autocomplete_fields = ("tenant",)
+    fields = ("tenant", "user", "role")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("tenant",) if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            stored = Membership.objects.get(pk=obj.pk)
+            membership_update(membership=stored, actor=request.user, role=obj.role)
+        else:
+            created = membership_add(
+                tenant=obj.tenant, actor=request.user, user=obj.user, role=obj.role
+            )
+            obj.pk = created.pk
+
+    def delete_model(self, request, obj):
+        membership_remove(membership=obj, actor=request.user)
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(TenantScopedAdmin):
+    """The audit trail, read-only and searchable."""
+
     list_display = (
         "created_at",
         "tenant",
@@ -42,10 +189,27 @@ class AuditEventAdmin(TenantScopedAdmin):
         "target_type",
         "target_repr",
     )
-    list_filter = ("action", "target_type")
-    search_fields = ("target_repr", "actor__username")
+    list_filter = ("action", "target_type", TenantListFilter)
+    search_fields = (
+        "target_repr",
+        "target_type",
+        "actor__username",
+        "changes",
+    )
+    search_help_text = "Search by object, object type, user name or change."
     list_select_related = ("tenant", "actor")
-    readonly_fields = [field.name for field in AuditEvent._meta.fields]
+    date_hierarchy = "created_at"
+    fields = (
+        "created_at",
+        "tenant",
+        "actor",
+        "action",
+        "target_type",
+        "target_id",
+        "target_repr",
+        "changes_display",
+    )
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False
@@ -55,3 +219,11 @@ class AuditEventAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Changes")
+    def changes_display(self, event):
+        if not event.changes:
+            return "-"
+        return format_html(
+            "<pre>{}</pre>", json.dumps(event.changes, indent=2, sort_keys=True)
+        )
