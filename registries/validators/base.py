@@ -1,10 +1,12 @@
 """The interface every registry validator implements, and shared helpers."""
 
+import base64
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote
 
 from django.utils import timezone
 
@@ -68,7 +70,8 @@ class Validator:
         except OutboundError as error:
             result = result_for_error(error)
         result.duration_ms = int((time.monotonic() - started) * 1000)
-        result.message = scrub(result.message, [registry.token, *result.secrets])
+        secrets = [*echoed_forms(registry.login, registry.token), *result.secrets]
+        result.message = scrub(result.message, secrets)
         result.secrets = []
         return result
 
@@ -89,6 +92,22 @@ ERROR_STATUSES = (
 def result_for_error(error):
     status = next(status for kind, status in ERROR_STATUSES if isinstance(error, kind))
     return CheckResult(status=status, message=str(error))
+
+
+def echoed_forms(login, token):
+    """Return the forms in which an upstream may echo a login and token.
+
+    A registry that repeats the request in its error body may send back the
+    token, its URL encoding, or the base64 of "login:token" from the Basic
+    authorization header without the "Basic" scheme.
+    """
+    if not token:
+        return []
+    forms = [token, quote(token, safe="")]
+    for text in (f"{login or ''}:{token}", token):
+        encoded = base64.b64encode(text.encode()).decode()
+        forms += [encoded, encoded.rstrip("=")]
+    return forms
 
 
 def scrub(text, secrets):

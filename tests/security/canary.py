@@ -47,7 +47,7 @@ def github_token():
 
 
 def dockerhub_token():
-    middle = "Cnry" + random_text(19)
+    middle = "Cnry" + random_text(24)
     return Token("dckr_pat_" + middle + random_text(4), middle)
 
 

@@ -1,12 +1,18 @@
-"""The log filter removes secret-shaped text; the rest of a line stays."""
+"""Redaction removes secret-shaped text from logs and check messages.
 
+The rest of each line stays as it was.
+"""
+
+import base64
 import io
 import logging
+from urllib.parse import quote
 
 import pytest
 from cryptography.fernet import Fernet
 
 from gimlet.logging import REDACTED, RedactSecretsFilter, redact
+from registries.validators.base import echoed_forms, scrub
 from tests.factories import certificate_pem, self_signed_ca
 
 GITHUB = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
@@ -172,17 +178,14 @@ def test_filter_redacts_exception_text():
 
 
 def test_filter_redacts_stack_info():
-    logger, stream = make_logger("stack")
-    secret = GITHUB
-
-    logger.info("Where %s", "here", stack_info=True)
     record = logging.makeLogRecord(
-        {"msg": "x", "stack_info": f'  File "x.py"\n    call({secret!r})'}
+        {"msg": "x", "stack_info": f'  File "x.py"\n    call({GITHUB!r})'}
     )
+
     RedactSecretsFilter().filter(record)
 
-    assert "Stack (most recent call last)" in stream.getvalue()
-    assert secret not in record.stack_info
+    assert GITHUB not in record.stack_info
+    assert 'File "x.py"' in record.stack_info
 
 
 def test_filter_redacts_extra_fields():
@@ -220,3 +223,31 @@ def test_configured_handlers_redact():
     assert configured
     for handler in configured:
         assert any(isinstance(f, RedactSecretsFilter) for f in handler.filters)
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "{token}",
+        "{quoted}",
+        "{pair_base64}",
+        "{pair_base64_unpadded}",
+        "{token_base64}",
+    ],
+)
+def test_check_message_drops_echoed_credentials(echo):
+    """A registry that repeats the credentials gets none into the message."""
+    login, token = "robot", "robot/secret+token=1"
+    pair = base64.b64encode(f"{login}:{token}".encode()).decode()
+    forms = {
+        "token": token,
+        "quoted": quote(token, safe=""),
+        "pair_base64": pair,
+        "pair_base64_unpadded": pair.rstrip("="),
+        "token_base64": base64.b64encode(token.encode()).decode(),
+    }
+    message = f"rejected ({echo.format(**forms)})"
+
+    cleaned = scrub(message, echoed_forms(login, token))
+
+    assert cleaned == f"rejected ({REDACTED})"
