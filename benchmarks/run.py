@@ -496,7 +496,7 @@ def parse_args(argv):
     parser.add_argument("--credentials", type=int, default=2000)
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.1, help="Seconds.")
-    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--worker-processes", type=int, default=2)
     parser.add_argument("--baseline-sample", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=20)

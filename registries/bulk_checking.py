@@ -8,6 +8,8 @@ database error affects the one result being stored, not the pool.
 
 import logging
 import secrets
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from django.core.cache import cache
@@ -60,7 +62,38 @@ def registry_log_context(registry):
     )
 
 
-def _validate_unless_paused(registry):
+class HostPauses:
+    """The pauses of upstream hosts, as one batch sees them.
+
+    Reading the shared cache for every check cost more CPU than the check's
+    own bookkeeping, so each host's pause is read at most once every
+    REFRESH_SECONDS; a pause this batch sets itself applies at once. A
+    pause that another worker sets reaches this batch within that time.
+    """
+
+    REFRESH_SECONDS = 1.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._known = {}
+
+    def paused(self, host):
+        now = time.monotonic()
+        with self._lock:
+            read_at, until = self._known.get(host, (None, None))
+        if read_at is None or now - read_at > self.REFRESH_SECONDS:
+            until = host_paused_until(host)
+            with self._lock:
+                self._known[host] = (now, until)
+        return until is not None and until > timezone.now()
+
+    def pause(self, host, until):
+        host_pause(host, until)
+        with self._lock:
+            self._known[host] = (time.monotonic(), until)
+
+
+def _validate_unless_paused(registry, pauses):
     """Run one check in a pool thread, unless its host is paused now.
 
     A rate-limited answer pauses the host at once, before the result is
@@ -68,12 +101,12 @@ def _validate_unless_paused(registry):
     """
     try:
         host = upstream_host(registry)
-        if host_paused_until(host) is not None:
+        if pauses.paused(host):
             return PAUSED
         with registry_log_context(registry):
             result = validator_for(registry.kind).validate(registry)
         if result.retry_after and result.retry_after > timezone.now():
-            host_pause(host, result.retry_after)
+            pauses.pause(host, result.retry_after)
         return result
     finally:
         # The database cache opens a connection in this thread.
@@ -97,13 +130,15 @@ def registries_check(*, registry_ids, trigger, concurrency):
             Registry.objects.select_related("environment").filter(pk__in=locked)
         )
         workers = max(1, min(concurrency, len(registries)))
+        pauses = HostPauses()
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check")
         # Pool threads start with an empty context: carry the log fields
         # over, so that the checks' log lines name their task.
         validate = carry_log_context(_validate_unless_paused)
         with pool:
             futures = {
-                pool.submit(validate, registry): registry for registry in registries
+                pool.submit(validate, registry, pauses): registry
+                for registry in registries
             }
             for future in as_completed(futures):
                 registry = futures[future]
