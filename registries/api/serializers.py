@@ -11,6 +11,7 @@ from registries.models import SECRET_FIELDS, Check, Kind, Registry
 
 # Attribute read for a field whose name differs from the model attribute.
 READ_ATTRIBUTES = {"environment": "environment_id"}
+READABLE_NAMES = {}
 
 
 def iso_datetime(value):
@@ -109,10 +110,14 @@ class RegistrySerializer(serializers.ModelSerializer):
         return data
 
     def _readable_names(self):
-        names = getattr(self, "_readable_cache", None)
+        # The readable fields depend on the class only, and building them
+        # (DRF's `fields`) costs more than serialising a page: keep one list
+        # per class.
+        cls = type(self)
+        names = READABLE_NAMES.get(cls)
         if names is None:
             names = [field.field_name for field in self._readable_fields]
-            self._readable_cache = names
+            READABLE_NAMES[cls] = names
         return names
 
     @sensitive_variables("initial")
