@@ -14,9 +14,9 @@ from tests.factories import (
     TenantFactory,
     UserFactory,
 )
-from tests.security.fakes import FakeUpstream
+from tests.security.fakes import FakeUpstream, reset_broker_pools
 from tests.smtp import SmtpServer
-from tests.worker import Worker
+from tests.worker import Worker, flush_redis, require_worker_services
 
 CUSTOM_URL = "https://registry.gimlet.test"
 
@@ -98,3 +98,13 @@ def start_worker(tmp_path, upstream, smtp):
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def services():
+    """The broker and database a real worker needs, with an empty Redis."""
+    require_worker_services()
+    reset_broker_pools()
+    flush_redis()
+    yield
+    flush_redis()

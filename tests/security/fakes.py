@@ -117,8 +117,17 @@ def celery_broker(url):
 
 def _switch_broker(url):
     celery_app.conf.broker_url = url
-    # kombu keeps connection and producer pools per broker URL for the whole
-    # process (kombu.pools); drop them all, or a closed one comes back.
+    reset_broker_pools()
+
+
+def reset_broker_pools():
+    """Drop this process's broker connections, whatever their state.
+
+    kombu keeps connection and producer pools per broker URL for the whole
+    process (kombu.pools). A test that closed one leaves it closed for the
+    next, and every task sent through it fails with "Acquire on closed
+    pool".
+    """
     pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None

@@ -41,7 +41,7 @@ from tests.servers import (
     basic_credentials,
     make_server_cert,
 )
-from tests.worker import flush_redis, require_worker_services, wait_until
+from tests.worker import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -173,14 +173,6 @@ def web_logs():
     root.removeHandler(raw_handler)
     root.removeHandler(shipped_handler)
     root.setLevel(previous_level)
-
-
-@pytest.fixture
-def services():
-    require_worker_services()
-    flush_redis()
-    yield
-    flush_redis()
 
 
 def summarize(leaks):

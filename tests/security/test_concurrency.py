@@ -26,19 +26,11 @@ from tests.api.conftest import client_for
 from tests.security.fakes import ghcr_registries, tenant_with_admin
 from tests.security.forms import submit
 from tests.security.processes import Beat
-from tests.worker import flush_redis, require_worker_services, wait_until
+from tests.worker import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SWEEP_TASK = "registries.sweep"
-
-
-@pytest.fixture
-def services():
-    require_worker_services()
-    flush_redis()
-    yield
-    flush_redis()
 
 
 @pytest.fixture

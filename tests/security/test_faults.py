@@ -31,17 +31,9 @@ from tests.security.fakes import (
 )
 from tests.security.processes import RedisServer
 from tests.servers import make_ca, make_server_cert
-from tests.worker import flush_redis, require_worker_services, wait_until
+from tests.worker import require_worker_services, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def services():
-    require_worker_services()
-    flush_redis()
-    yield
-    flush_redis()
 
 
 def all_checked_since(registries, moment):

@@ -18,7 +18,6 @@ from registries.tasks import run_sweep, send_expiry_alerts
 from tests.security import canary
 from tests.security.forms import submit
 from tests.servers import make_ca
-from tests.worker import flush_redis, require_worker_services
 
 pytestmark = pytest.mark.django_db
 
@@ -85,16 +84,8 @@ def is_id_value(value):
     return True
 
 
-@pytest.fixture
-def redis_queue():
-    require_worker_services()
-    flush_redis()
-    yield
-    flush_redis()
-
-
 def test_flow_messages_carry_ids(
-    redis_queue, world, api, admin_site, django_capture_on_commit_callbacks
+    services, world, api, admin_site, django_capture_on_commit_callbacks
 ):
     """Saves, a sweep and alert runs leave only ids in the broker."""
     needles = canary.Needles()
