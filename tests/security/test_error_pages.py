@@ -5,11 +5,14 @@ the code that handles it, with DEBUG on, and searches Django's technical
 error page (HTML and text) for the canary in every encoding.
 """
 
+import logging
+import sys
 from unittest import mock
 
 import pytest
 import requests
 from django.conf import settings as django_settings
+from django.utils.log import AdminEmailHandler
 from rest_framework.authtoken.models import Token
 
 from registries.models import Kind, Registry
@@ -210,3 +213,50 @@ def test_admin_change(world, admin_site, secrets, needles, failing_audit):
     response = submit(no_raise(admin_site), url, values, **HTML)
 
     assert_safe_error_page(response, needles)
+
+
+def failed_request_record(request, credential):
+    """Return the log record of a request that failed while storing a secret.
+
+    The exception is caught here, so the traceback holds this frame and the
+    one that raised, as for a view, and not the test's own variables.
+    """
+
+    def store(values):
+        raise RuntimeError("the database went away")
+
+    try:
+        store(credential)
+    except RuntimeError:
+        return logging.makeLogRecord(
+            {
+                "name": "django.request",
+                "levelno": logging.ERROR,
+                "levelname": "ERROR",
+                "msg": "Internal Server Error: %s",
+                "args": (request.path,),
+                "exc_info": sys.exc_info(),
+                "request": request,
+            }
+        )
+
+
+def test_error_email(settings, rf, secrets, needles, mailoutbox):
+    """The emails that mail_admins sends for a server error hide secrets too."""
+    settings.DEBUG = False
+    settings.ADMINS = [("Operations", "ops@canary.test")]
+    token = secrets["token"].value
+    request = rf.post("/api/v1/registries/", {"token": token, "login": "robot"})
+    credential = {"login": "robot", "token": token, "certificate": secrets["pem"]}
+
+    AdminEmailHandler(include_html=True).emit(
+        failed_request_record(request, credential)
+    )
+
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    html = message.alternatives[0].content
+    assert "RuntimeError" in message.body
+    assert "Local Vars" in html
+    assert "credential" in html
+    assert needles.leaks([("text", message.body), ("html", html)]) == {}
