@@ -12,6 +12,7 @@ finished report, so a library frame that keeps a token under another
 name does not show it.
 """
 
+import contextlib
 import html
 import re
 from pprint import pformat
@@ -189,8 +190,10 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
                 )
                 for key, item in value.items()
             }
-        if isinstance(value, list | tuple):
-            return type(value)(self.cleanse_value(item, depth + 1) for item in value)
+        if isinstance(value, list):
+            return [self.cleanse_value(item, depth + 1) for item in value]
+        if isinstance(value, tuple):
+            return tuple(self.cleanse_value(item, depth + 1) for item in value)
         return value
 
     def variants(self):
@@ -226,9 +229,13 @@ class SecretSafeExceptionReporter(ExceptionReporter):
     def __init__(self, request, exc_type, exc_value, tb, is_email=False):
         super().__init__(request, exc_type, exc_value, tb, is_email)
         self.filter = SecretSafeExceptionReporterFilter()
-        self.filter.collect_request(request)
+        # Collecting is best effort: a broken request (a body over the size
+        # limit, say) must not stop the report. Names still hide secrets.
+        with contextlib.suppress(Exception):
+            self.filter.collect_request(request)
         for frame in traceback_frames(exc_value, tb):
-            self.filter.collect_frame(request, frame)
+            with contextlib.suppress(Exception):
+                self.filter.collect_frame(request, frame)
 
     def get_traceback_html(self):
         return mark_safe(self.filter.scrub(super().get_traceback_html()))  # noqa: S308

@@ -15,6 +15,7 @@ from django.conf import settings as django_settings
 from django.utils.log import AdminEmailHandler
 from rest_framework.authtoken.models import Token
 
+from gimlet.error_reports import SecretSafeExceptionReporter
 from registries.models import Kind, Registry
 from tests.security import canary
 from tests.security.forms import submit
@@ -260,3 +261,17 @@ def test_error_email(settings, rf, secrets, needles, mailoutbox):
     assert "Local Vars" in html
     assert "credential" in html
     assert needles.leaks([("text", message.body), ("html", html)]) == {}
+
+
+def test_report_survives_unreadable_request(settings, rf, secrets, needles):
+    """A request whose body cannot be read still gets a report, minus the body."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    token = secrets["token"].value
+    request = rf.post("/admin/", {"token": token, "padding": "x" * 500})
+    record = failed_request_record(request, {"token": token})
+
+    report = SecretSafeExceptionReporter(request, *record.exc_info)
+    page = report.get_traceback_html()
+
+    assert "RuntimeError" in page
+    assert needles.leaks([("page", page)]) == {}
