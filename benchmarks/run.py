@@ -34,8 +34,8 @@ BENCH_ENV = {
     "DJANGO_ALLOWED_HOSTS": "testserver,localhost",
     "DJANGO_SECURE_SSL_REDIRECT": "false",
     "DJANGO_LOG_LEVEL": "WARNING",
-    # The probe of ghcr.io's token endpoint answers at once in the fake, so
-    # each check waits for one latency: the one of GitHub's /user.
+    # The fake returns ghcr.io's token endpoint at once, so each check waits
+    # for one latency, that of GitHub's /user.
     "GIMLET_GHCR_CHECK": "true",
 }
 

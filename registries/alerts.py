@@ -257,7 +257,10 @@ def expiry_alerts_run(now=None):
 
 
 def planned_digests(now):
-    """What a run would send now, without writing: {tenant: [PlannedAlert]}."""
+    """Return what a run would send now, as {tenant: [PlannedAlert]}.
+
+    Nothing is written.
+    """
     existing = set(
         Alert.objects.values_list(
             "registry_id", "kind", "threshold_days", "fingerprint"

@@ -2,8 +2,8 @@
 
 The network part of each check runs in a thread pool; loading the
 credentials and storing the results happen in the calling thread. A batch
-so holds one database connection however many checks are in flight, and a
-database error affects the one result being stored, not the pool.
+therefore uses one database connection however many checks are in flight,
+and a database error affects only the results being stored.
 """
 
 import logging

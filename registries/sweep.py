@@ -39,9 +39,10 @@ RECHECK_DELAY = timedelta(seconds=15)
 
 
 def max_countdown():
-    """The longest safe countdown, in seconds: below the broker's visibility
-    timeout, after which Redis would hand an unacknowledged task to a second
-    worker while the first still waits.
+    """Return the maximum safe countdown, in seconds.
+
+    It stays below the broker's visibility timeout, after which Redis would
+    hand an unacknowledged task to a second worker while the first waits.
     """
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     visibility = options.get("visibility_timeout", 3600)
