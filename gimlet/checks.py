@@ -9,7 +9,7 @@ web and worker processes run it at start-up through `startup_checks()`,
 from gimlet/wsgi.py, gimlet/asgi.py and gimlet/celery.py.
 
 A table that does not exist yet, as before the first `migrate`, is
-skipped. A database that does not answer gives a warning only, since
+skipped. A database that does not respond gives a warning only, since
 /healthz reports the outage.
 """
 

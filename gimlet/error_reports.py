@@ -133,9 +133,9 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
     def collect_frame(self, request, tb_frame):
         """Remember the secrets a frame contains, by name or by decorator."""
         variables = tb_frame.f_locals
-        shown = dict(super().get_traceback_frame_variables(request, tb_frame))
+        cleansed = dict(super().get_traceback_frame_variables(request, tb_frame))
         for name, value in variables.items():
-            if is_secret_name(name) or shown.get(name) is self.cleansed_substitute:
+            if is_secret_name(name) or cleansed.get(name) is self.cleansed_substitute:
                 self.remember(secret_strings(value))
             else:
                 self.remember(secrets_under_names(value))
@@ -197,7 +197,7 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
         return value
 
     def variants(self):
-        """Each remembered secret as a report may print it, longest first."""
+        """Return each remembered secret as a report may print it, longest first."""
         if self._variants is not None:
             return self._variants
         forms = set()

@@ -131,7 +131,7 @@ def test_api_update(world, api, secrets, needles, failing_audit):
 
 
 def test_api_failure_in_library_frame(world, api, secrets, needles):
-    """A callee that holds the token under a name of its own hides it too."""
+    """A callee that keeps the token under a name of its own hides it too."""
 
     def fail(data):
         raise RuntimeError(f"cannot hash {len(data)} characters")
@@ -219,8 +219,8 @@ def test_admin_change(world, admin_site, secrets, needles, failing_audit):
 def failed_request_record(request, credential):
     """Return the log record of a request that failed while storing a secret.
 
-    The exception is caught here, so the traceback holds this frame and the
-    one that raised, as for a view, and not the test's own variables.
+    The exception is caught here, so the traceback contains this frame and
+    the one that raised, as for a view, and not the test's own variables.
     """
 
     def store(values):
