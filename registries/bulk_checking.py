@@ -119,9 +119,9 @@ def registries_check(*, registry_ids, trigger, concurrency):
     Return (stored, paused): the ids whose result was stored, and the ids
     skipped because their host was paused meanwhile. Registries whose lock
     another check holds are skipped, as registry_check() does. Results are
-    stored in groups of STORE_GROUP, each group in one transaction; a group
-    that cannot be stored is logged and dropped, and the next sweep checks
-    those credentials again.
+    stored in groups of STORE_GROUP, each group in one transaction. A group
+    that cannot be stored is logged and left out of `stored`, and the sweep
+    batch checks those credentials again in tasks of their own.
     """
     owner, locked = _lock_all(registry_ids)
     stored, paused, pending = [], [], []
@@ -176,8 +176,8 @@ def _store_group(pending, trigger):
         return _record_many(pending, trigger)
     except DatabaseError:
         logger.exception(
-            "Storing the checks of registries %s failed; the next sweep checks "
-            "them again.",
+            "Storing the checks of registries %s failed; they are checked "
+            "again in tasks of their own.",
             [registry.pk for registry, _ in pending],
         )
         return []
