@@ -69,10 +69,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "gimlet.log_context.RequestLogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Serves the admin's and Swagger UI's static files from STATIC_ROOT in
-    # production (after collectstatic), so gunicorn needs no web server
-    # in front of it for them.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -81,6 +77,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gimlet.tenancy.TenantScopeMiddleware",
 ]
+
+if not DEBUG:
+    # Serve the admin's and Swagger UI's static files from STATIC_ROOT
+    # (after collectstatic), so gunicorn needs no web server in front of it
+    # for them. runserver serves them itself in development.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "gimlet.urls"
 WSGI_APPLICATION = "gimlet.wsgi.application"

@@ -13,7 +13,7 @@ os.environ.setdefault(
 os.environ.setdefault("DJANGO_DEBUG", "false")
 
 from gimlet.settings import *  # noqa: E402, F403
-from gimlet.settings import REDIS_URL  # noqa: E402
+from gimlet.settings import MIDDLEWARE, REDIS_URL  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if not os.environ.get("EMAIL_URL"):
@@ -23,3 +23,9 @@ SECURE_SSL_REDIRECT = False
 if not REDIS_URL:
     CELERY_BROKER_URL = "memory://"
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# No collected static files in tests: WhiteNoise would warn about the
+# missing STATIC_ROOT on every test client.
+MIDDLEWARE = [
+    name for name in MIDDLEWARE if name != "whitenoise.middleware.WhiteNoiseMiddleware"
+]
