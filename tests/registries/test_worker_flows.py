@@ -12,6 +12,7 @@ import time
 import pytest
 from django.db.models import Count
 from django.utils import timezone
+from kombu import pools
 
 from gimlet.celery import app as celery_app
 from gimlet.models import Role
@@ -229,14 +230,25 @@ def test_rate_limited_host_is_paused_for_every_worker(
     assert pauses.host_paused_until(pauses.upstream_host(registries[0])) is not None
 
 
+def reset_broker_pools():
+    """Drop the process's broker pools, so the next send uses the new URL.
+
+    kombu keeps connection and producer pools per broker URL for the whole
+    process (kombu.pools), and Celery caches its producer pool. Closing one
+    pool alone leaves a closed pool that later sends fail on.
+    """
+    pools.reset()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 def test_save_with_broker_down_succeeds_and_sweep_checks(
     services, django_capture_on_commit_callbacks, caplog
 ):
     environment = EnvironmentFactory()
     original = celery_app.conf.broker_url
     celery_app.conf.broker_url = "redis://127.0.0.1:9/0"
-    celery_app.pool.force_close_all()
-    celery_app._pool = None
+    reset_broker_pools()
     try:
         with caplog.at_level(logging.WARNING, logger="registries.services"):
             with django_capture_on_commit_callbacks(execute=True):
@@ -245,8 +257,7 @@ def test_save_with_broker_down_succeeds_and_sweep_checks(
                 )
     finally:
         celery_app.conf.broker_url = original
-        celery_app.pool.force_close_all()
-        celery_app._pool = None
+        reset_broker_pools()
 
     assert Registry.objects.filter(pk=registry.pk).exists()
     warnings = [r for r in caplog.records if "Could not enqueue" in r.getMessage()]
