@@ -59,7 +59,7 @@ class Strategy(models.TextChoices):
 
 
 class ImageSettings(models.Model):
-    """How one app's image is built and where it is pushed in one environment."""
+    """The build strategy and push target of one app's image in one environment."""
 
     environment = models.ForeignKey(
         Environment, on_delete=models.CASCADE, related_name="image_settings"

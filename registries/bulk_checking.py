@@ -63,7 +63,7 @@ def registry_log_context(registry):
 
 
 class HostPauses:
-    """The pauses of upstream hosts, as one batch sees them.
+    """The pauses of upstream hosts, as one batch reads them.
 
     Reading the shared cache for every check cost more CPU than the check's
     own bookkeeping, so each host's pause is read at most once every
@@ -96,7 +96,7 @@ class HostPauses:
 def _validate_unless_paused(registry, pauses):
     """Run one check in a pool thread, unless its host is paused now.
 
-    A rate-limited answer pauses the host at once, before the result is
+    A rate-limited response pauses the host at once, before the result is
     stored, so the checks still queued in the pool do not call it.
     """
     try:

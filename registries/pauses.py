@@ -1,4 +1,4 @@
-"""Pauses of upstream hosts that answered with a rate limit.
+"""Pauses of upstream hosts that returned a rate-limit response.
 
 A pause lives in the shared cache (Redis in production), so no worker on
 any machine calls a paused host before the time it named.
@@ -19,7 +19,7 @@ PAUSE_KEY = "gimlet:pause:{host}"
 
 
 def upstream_host(registry):
-    """The host a check of this registry calls first, or None for builtin."""
+    """Return the host a check of this registry calls first (None for builtin)."""
     if registry.kind == Kind.GHCR:
         return urlsplit(settings.GIMLET_GITHUB_API_URL).netloc
     if registry.kind == Kind.DOCKERHUB:

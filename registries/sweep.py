@@ -1,8 +1,8 @@
 """The periodic sweep that checks every credential, and its safeguards.
 
-The sweep splits all registry ids into batches, one task each; a batch runs
+The sweep splits all registry ids into batches, one task each. A batch runs
 up to GIMLET_VALIDATION_CONCURRENCY checks at once in threads that share the
-pooled HTTP connections of registries.http, and stores the results in the
+pooled HTTP connections of registries.http. It stores the results in the
 task's own thread, over one database connection. Locks live in the shared cache
 (Redis in production), so they hold across workers and machines:
 
@@ -107,11 +107,11 @@ def sweep_batch_done(sweep_id, batch_number):
 
 
 def busy_until(registry):
-    """When a check of `registry` may run, if it may not run now.
+    """Return when a check of `registry` may run, or None to run it now.
 
-    Either its host is paused by a rate limit, or another check holds the
-    credential's lock, possibly one whose worker died; its lock expires
-    after GIMLET_CHECK_LOCK_SECONDS.
+    A check waits while its host is paused by a rate limit, or while another
+    check has the credential's lock. That check's worker may have died, so
+    the wait ends when the lock expires, after GIMLET_CHECK_LOCK_SECONDS.
     """
     paused_until = host_paused_until(upstream_host(registry))
     if paused_until is not None:
