@@ -1,7 +1,7 @@
 """A fast fake upstream for benchmarks: GitHub's /user and a registry's /v2/.
 
-An asyncio HTTP/1.1 server with keep-alive that answers every request after
-a fixed latency, so thousands of connections cost one thread. Run it in its
+An asyncio HTTP/1.1 server with keep-alive that responds to every request
+after a fixed latency, so thousands of connections cost one thread. Run it in its
 own process:
 
     python -m benchmarks.fake_upstream --port 8701 --latency 0.1

@@ -19,7 +19,8 @@ from environments.models import Environment
 from gimlet.models import Tenant
 from gimlet.tenancy import admin_tenant_ids_for
 
-# Where each related model keeps its tenant, for scoping foreign-key choices.
+# The lookup path from each related model to its tenant, used to scope
+# foreign-key choices.
 TENANT_PATHS = {
     Tenant: "pk",
     Environment: "tenant",

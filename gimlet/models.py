@@ -61,7 +61,7 @@ class AuditAction(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    """A record of who did what to which object. Never holds a secret."""
+    """A record of who did what to which object. It contains no secret."""
 
     tenant = models.ForeignKey(
         Tenant, on_delete=models.CASCADE, related_name="audit_events"

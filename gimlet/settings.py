@@ -272,7 +272,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 X_FRAME_OPTIONS = "DENY"
 # Load balancers and kubelet often probe over plain HTTP inside the
-# network: answer /healthz directly instead of redirecting it to HTTPS.
+# network, so /healthz responds directly instead of redirecting to HTTPS.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Error pages and error emails hide secrets with DEBUG on too; see
 # gimlet/error_reports.py.
@@ -366,16 +366,16 @@ GIMLET_BUILTIN_REGISTRY_URL = env.str(
 GIMLET_CONNECT_TIMEOUT = env.float("GIMLET_CONNECT_TIMEOUT", default=5.0)
 GIMLET_READ_TIMEOUT = env.float("GIMLET_READ_TIMEOUT", default=10.0)
 GIMLET_MAX_RESPONSE_BYTES = env.int("GIMLET_MAX_RESPONSE_BYTES", default=1024 * 1024)
-# The longest one outbound request may take in seconds, body included, so a
-# server that trickles bytes cannot hold a check past its time limit.
+# Maximum seconds one outbound request may take, body included, so a server
+# that trickles bytes cannot keep a check past its time limit.
 GIMLET_REQUEST_DEADLINE = env.float("GIMLET_REQUEST_DEADLINE", default=30.0)
 # After GitHub accepts a token, also ask ghcr.io for a pull token with it.
 GIMLET_GHCR_CHECK = env.bool("GIMLET_GHCR_CHECK", default=True)
 
-# Who may scrape GET /metrics: a client presenting this bearer token, or a
-# client whose address lies in one of these CIDRs; either one admits it.
-# With neither set every scrape is rejected, because the metrics name
-# tenants and credentials and no network is safe to assume as internal.
+# Clients allowed to scrape GET /metrics: those presenting this bearer
+# token, and those whose address is in one of these CIDRs. With neither set,
+# every scrape is rejected, because the metrics name tenants and
+# credentials and no network is safe to assume as internal.
 GIMLET_METRICS_TOKEN = env.str("GIMLET_METRICS_TOKEN", default="")
 GIMLET_METRICS_ALLOWED_NETWORKS = env.list(
     "GIMLET_METRICS_ALLOWED_NETWORKS", default=[]

@@ -2,9 +2,9 @@
 
 An Alert row is written before anything is sent and stamped when the email
 has gone out. Rows are unique per (registry, kind, threshold, fingerprint),
-so a row is never created, and an email never sent, twice for one secret
-and threshold; a new token or certificate has a new fingerprint and so
-re-arms its alerts. A failed send leaves the rows pending for the next run.
+so no row is created, and no email sent, twice for one secret and
+threshold. A new token or certificate has a new fingerprint, so it re-arms
+its alerts. A failed send leaves the rows pending for the next run.
 """
 
 import hashlib

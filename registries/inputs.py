@@ -255,7 +255,7 @@ def clean_builtin_url(value):
 
 
 class KindRules:
-    """What one registry kind accepts. Subclasses fill in the fields."""
+    """The input rules of one registry kind; subclasses set the fields."""
 
     requires_login = False
     requires_token = False

@@ -7,7 +7,7 @@ task's own thread, over one database connection. Locks live in the shared cache
 (Redis in production), so they hold across workers and machines:
 
 - one sweep at a time, and one sweep per beat interval;
-- a host that answered with a rate limit is paused, for every worker,
+- a host that returned a rate-limit response is paused, for every worker,
   until the time it named.
 
 A batch that runs again after a crash skips the credentials that were

@@ -36,7 +36,7 @@ def redis_answers():
 
 
 def flush_redis():
-    """Empty the broker and cache database, so no test sees another's state."""
+    """Empty the broker and cache database, so no test reads another's state."""
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
