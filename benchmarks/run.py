@@ -284,13 +284,19 @@ def counting_decryptions():
         fields.decrypt = original
 
 
-def median_seconds(function, repeat):
-    timings = []
+def median_seconds(*functions, repeat):
+    """Median time of each function, calling them in turn `repeat` times.
+
+    Taking turns spreads a burst of load from elsewhere on the machine over
+    every function alike, so the ratios between them stay fair.
+    """
+    timings = [[] for _ in functions]
     for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
+        for function, times in zip(functions, timings, strict=True):
+            started = time.perf_counter()
+            function()
+            times.append(time.perf_counter() - started)
+    return [statistics.median(times) for times in timings]
 
 
 def bench_api(args):
@@ -356,8 +362,7 @@ def bench_api(args):
                 )
             json.dumps(rows, default=str)
 
-        api = median_seconds(api_page, args.repeat)
-        plain = median_seconds(plain_page, args.repeat)
+        api, plain = median_seconds(api_page, plain_page, repeat=args.repeat)
         results.append(
             {
                 "size": size,
@@ -392,7 +397,7 @@ def bench_admin(args):
             response = client.get(url)
         query_count = len(queries)
         assert response.status_code == 200
-        median = median_seconds(lambda url=url: client.get(url), args.repeat)
+        (median,) = median_seconds(lambda url=url: client.get(url), repeat=args.repeat)
         results.append(
             {
                 "size": size,
@@ -544,7 +549,7 @@ def parse_args(argv):
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--worker-processes", type=int, default=2)
     parser.add_argument("--baseline-sample", type=int, default=50)
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--database", default="gimlet_benchmark")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--sweep-timeout", type=float, default=300)
@@ -560,7 +565,7 @@ def parse_args(argv):
     if args.quick:
         args.credentials = min(args.credentials, 400)
         args.baseline_sample = 20
-        args.repeat = 5
+        args.repeat = 10
         args.api_sizes = [10, 100]
         args.admin_sizes = [100, 1000]
     return args

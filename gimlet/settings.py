@@ -216,7 +216,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "gimlet.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["gimlet.api.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "gimlet.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "gimlet.api.exceptions.exception_handler",
     "DEFAULT_PARSER_CLASSES": [

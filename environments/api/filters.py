@@ -1,17 +1,17 @@
 from django_filters import rest_framework as filters
 
 from environments.models import Environment, ImageSettings
-from gimlet.api.scoping import scoped_choices
+from gimlet.api.filters import FilterSet, ReferenceFilter, SlugReferenceFilter
 from gimlet.models import Tenant
 from registries.models import Registry
 
 
-class EnvironmentFilter(filters.FilterSet):
-    tenant = filters.ModelChoiceFilter(
-        queryset=scoped_choices(Tenant, "pk"),
+class EnvironmentFilter(FilterSet):
+    tenant = SlugReferenceFilter(
+        model=Tenant,
+        tenant_path="pk",
         to_field_name="slug",
         help_text="A tenant's slug.",
-        error_messages={"invalid_choice": "Tenant %(value)s not found."},
     )
     # Declared, not generated from Meta.fields: django-filter would query
     # the scoped default manager at import time to build them.
@@ -22,18 +22,12 @@ class EnvironmentFilter(filters.FilterSet):
         fields = ["tenant", "name"]
 
 
-class ImageSettingsFilter(filters.FilterSet):
-    environment = filters.ModelChoiceFilter(
-        queryset=scoped_choices(Environment, "tenant"),
-        help_text="An environment's id.",
-        error_messages={"invalid_choice": "Environment %(value)s not found."},
+class ImageSettingsFilter(FilterSet):
+    environment = ReferenceFilter(
+        model=Environment, tenant_path="tenant", help_text="An environment's id."
     )
-    registry = filters.ModelChoiceFilter(
-        queryset=scoped_choices(
-            Registry, "environment__tenant", lambda choices: choices.without_secrets()
-        ),
-        help_text="A registry's id.",
-        error_messages={"invalid_choice": "Registry %(value)s not found."},
+    registry = ReferenceFilter(
+        model=Registry, tenant_path="environment__tenant", help_text="A registry's id."
     )
     app = filters.CharFilter()
 

@@ -16,6 +16,18 @@ from gimlet.models import Membership, Role
 
 # Attribute of the request that caches the user's roles for its lifetime.
 ROLES_ATTRIBUTE = "_gimlet_tenant_roles"
+# Attribute of a user object that token authentication has just read,
+# carrying the roles read in the same query.
+USER_ROLES_ATTRIBUTE = "_gimlet_authenticated_roles"
+
+
+def remember_tenant_roles(user, roles):
+    """Hand the roles read with `user` over to the request being authenticated.
+
+    Only authentication calls this, on a user object it has just read for
+    one request.
+    """
+    setattr(user, USER_ROLES_ATTRIBUTE, roles)
 
 
 def tenant_roles(request):
@@ -23,6 +35,10 @@ def tenant_roles(request):
     cached = getattr(request, ROLES_ATTRIBUTE, None)
     if cached is not None:
         return cached
+    roles = getattr(request.user, USER_ROLES_ATTRIBUTE, None)
+    if roles is not None:
+        setattr(request, ROLES_ATTRIBUTE, roles)
+        return roles
     roles = {}
     if request.user.is_authenticated:
         with scopes_disabled():
@@ -149,17 +165,3 @@ class SlugRelatedField(serializers.SlugRelatedField):
 
 class TenantScopedSlugRelatedField(TenantScopedFieldMixin, SlugRelatedField):
     pass
-
-
-def scoped_choices(model, tenant_path, prepare=None):
-    """Return a django-filter queryset callable limited to the user's tenants."""
-
-    def queryset(request):
-        if request is None:
-            return model._base_manager.none()
-        choices = model.objects.all()
-        if prepare is not None:
-            choices = prepare(choices)
-        return filter_by_tenant(choices, request, tenant_path)
-
-    return queryset

@@ -44,6 +44,28 @@ class TenantScopedViewSet(TenantScopeMixin, viewsets.ModelViewSet):
     # Set per action by @action(throttle_scope=...) for ScopedRateThrottle.
     throttle_scope = None
 
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        try:
+            page = self.paginate_queryset(queryset)
+        except exceptions.NotFound:
+            self.check_filter_references()
+            raise
+        if page is None:
+            page = list(queryset)
+        if not page:
+            self.check_filter_references()
+        serializer = self.get_serializer(page, many=True)
+        if self.paginator is None:
+            return Response(serializer.data)
+        return self.get_paginated_response(serializer.data)
+
+    def check_filter_references(self):
+        """Tell an empty list from a filter on an id the user may not see."""
+        filterset = getattr(self, "filterset", None)
+        if filterset is not None and hasattr(filterset, "check_references"):
+            filterset.check_references()
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.model._base_manager.none()

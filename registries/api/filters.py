@@ -2,23 +2,21 @@ from django.conf import settings
 from django_filters import rest_framework as filters
 
 from environments.models import Environment
-from gimlet.api.scoping import scoped_choices
+from gimlet.api.filters import FilterSet, ReferenceFilter, SlugReferenceFilter
 from gimlet.models import Tenant
 from registries.models import Kind, Registry, Status
 
 
-class RegistryFilter(filters.FilterSet):
-    tenant = filters.ModelChoiceFilter(
+class RegistryFilter(FilterSet):
+    tenant = SlugReferenceFilter(
         field_name="environment__tenant",
-        queryset=scoped_choices(Tenant, "pk"),
+        model=Tenant,
+        tenant_path="pk",
         to_field_name="slug",
         help_text="A tenant's slug.",
-        error_messages={"invalid_choice": "Tenant %(value)s not found."},
     )
-    environment = filters.ModelChoiceFilter(
-        queryset=scoped_choices(Environment, "tenant"),
-        help_text="An environment's id.",
-        error_messages={"invalid_choice": "Environment %(value)s not found."},
+    environment = ReferenceFilter(
+        model=Environment, tenant_path="tenant", help_text="An environment's id."
     )
     kind = filters.ChoiceFilter(choices=Kind.choices)
     status = filters.ChoiceFilter(choices=Status.choices)

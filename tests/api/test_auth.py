@@ -1,10 +1,14 @@
-"""Token exchange, session authentication and the token throttle."""
+"""Token exchange and lookup, session authentication and the token throttle."""
 
 import pytest
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
-from tests.factories import UserFactory
+from gimlet.api.authentication import TokenAuthentication
+from gimlet.models import Role
+from tests.api.conftest import client_for
+from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +146,72 @@ def test_bad_token_is_unauthorized(header, world_a):
     response = client.get("/api/v1/registries/")
 
     assert response.status_code == 401
+
+
+def test_token_of_inactive_user_is_unauthorized(world_a):
+    world_a.member.is_active = False
+    world_a.member.save()
+
+    response = client_for(world_a.member).get("/api/v1/registries/")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "User inactive or deleted."}
+
+
+def test_deleted_token_is_unauthorized(world_a):
+    client = client_for(world_a.admin)
+    Token.objects.filter(user=world_a.admin).delete()
+
+    response = client.get("/api/v1/registries/")
+
+    assert response.status_code == 401
+
+
+def test_token_of_user_without_memberships_sees_nothing(world_a):
+    loner = UserFactory(username="loner")
+
+    response = client_for(loner).get("/api/v1/registries/")
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+
+
+def test_token_of_superuser_without_memberships_sees_everything(world_a, world_b):
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+
+    response = client_for(root).get("/api/v1/registries/")
+
+    assert response.json()["count"] == len(world_a.registries) + len(world_b.registries)
+
+
+def test_token_reads_roles_of_every_tenant(world_a, world_b):
+    """A user in two tenants, admin in one and member in the other."""
+    user = UserFactory(username="both")
+    MembershipFactory(user=user, tenant=world_a.tenant, role=Role.ADMIN)
+    MembershipFactory(user=user, tenant=world_b.tenant, role=Role.MEMBER)
+    client = client_for(user)
+    body = {"kind": "builtin", "name": "local"}
+
+    in_a = client.post(
+        "/api/v1/registries/",
+        {**body, "environment": world_a.environment.pk},
+        format="json",
+    )
+    in_b = client.post(
+        "/api/v1/registries/",
+        {**body, "environment": world_b.environment.pk},
+        format="json",
+    )
+
+    assert in_a.status_code == 201
+    assert in_b.status_code == 403
+
+
+def test_token_request_returns_the_users_token(world_a):
+    """request.auth is the token itself, as DRF's own lookup returns it."""
+    token = Token.objects.create(user=UserFactory(username="has-token"))
+    authentication = TokenAuthentication()
+
+    user, auth = authentication.authenticate_credentials(token.key)
+
+    assert (user.username, auth.key, auth.user_id) == ("has-token", token.key, user.pk)
