@@ -5,6 +5,7 @@ from django.db import transaction
 from environments.models import Environment, ImageSettings
 from gimlet.audit import audit_event_record
 from gimlet.models import AuditAction
+from gimlet.saving import save_validated
 
 IMAGE_SETTINGS_FIELDS = ("app", "strategy", "registry", "repository", "tag")
 
@@ -13,7 +14,7 @@ IMAGE_SETTINGS_FIELDS = ("app", "strategy", "registry", "repository", "tag")
 def environment_create(*, tenant, actor, name):
     environment = Environment(tenant=tenant, name=name)
     environment.full_clean()
-    environment.save()
+    save_validated(environment)
     audit_event_record(
         tenant=tenant, actor=actor, action=AuditAction.CREATE, target=environment
     )
@@ -25,7 +26,7 @@ def environment_update(*, environment, actor, name):
     previous = environment.name
     environment.name = name
     environment.full_clean()
-    environment.save()
+    save_validated(environment)
     audit_event_record(
         tenant=environment.tenant,
         actor=actor,
@@ -51,7 +52,7 @@ def environment_delete(*, environment, actor):
 def image_settings_create(*, environment, actor, **fields):
     image_settings = ImageSettings(environment=environment, **fields)
     image_settings.full_clean()
-    image_settings.save()
+    save_validated(image_settings)
     audit_event_record(
         tenant=environment.tenant,
         actor=actor,
@@ -72,7 +73,7 @@ def image_settings_update(*, image_settings, actor, **fields):
             changed[field] = [str(before), str(value)]
             setattr(image_settings, field, value)
     image_settings.full_clean()
-    image_settings.save()
+    save_validated(image_settings)
     audit_event_record(
         tenant=image_settings.environment.tenant,
         actor=actor,

@@ -4,13 +4,14 @@ from django.db import transaction
 
 from gimlet.audit import audit_event_record
 from gimlet.models import AuditAction, Membership, Tenant
+from gimlet.saving import save_validated
 
 
 @transaction.atomic
 def tenant_create(*, actor, name, slug, alert_emails=()):
     tenant = Tenant(name=name, slug=slug, alert_emails=list(alert_emails))
     tenant.full_clean()
-    tenant.save()
+    save_validated(tenant)
     audit_event_record(
         tenant=tenant, actor=actor, action=AuditAction.CREATE, target=tenant
     )
@@ -21,7 +22,7 @@ def tenant_create(*, actor, name, slug, alert_emails=()):
 def membership_add(*, tenant, actor, user, role):
     membership = Membership(tenant=tenant, user=user, role=role)
     membership.full_clean()
-    membership.save()
+    save_validated(membership)
     audit_event_record(
         tenant=tenant,
         actor=actor,

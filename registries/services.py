@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from gimlet.audit import audit_event_record
 from gimlet.models import AuditAction
+from gimlet.saving import save_validated
 from registries.models import ExpirySource, Registry, Status, Trigger
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def registry_create(*, environment, actor, kind, **fields):
     registry = Registry(environment=environment, kind=kind)
     changes = _apply(registry, fields)
     registry.full_clean()
-    registry.save()
+    save_validated(registry)
     audit_event_record(
         tenant=environment.tenant,
         actor=actor,
@@ -112,7 +113,7 @@ def registry_update(*, registry, actor, **fields):
     recheck = any(field in changes for field in CHECKED_FIELDS)
     if recheck:
         _reset_result(registry)
-    registry.save()
+    save_validated(registry)
     audit_event_record(
         tenant=registry.environment.tenant,
         actor=actor,

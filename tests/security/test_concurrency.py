@@ -5,6 +5,8 @@
   shared cache, see registries/sweep.py).
 - Two clients that update one credential at the same moment leave a row
   whose token decrypts and matches its fingerprint and hint.
+- A create that loses the race for a name to another transaction gets the
+  400 that a create after it gets, not a server error.
 """
 
 import re
@@ -14,7 +16,7 @@ import time
 import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.models import Count
 from django.test import Client
 from django.utils import timezone
@@ -23,6 +25,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from registries.models import Check, Kind, Registry, Status
 from registries.secrets import secret_fingerprint, secret_hint
 from tests.api.conftest import client_for
+from tests.conftest import require_server
 from tests.security.fakes import ghcr_registries, tenant_with_admin
 from tests.security.forms import submit
 from tests.security.processes import Beat
@@ -180,3 +183,47 @@ def test_concurrent_updates_leave_valid_token(world):
 
     assert errors == []
     assert Registry.objects.get(pk=registry.pk).token in written
+
+
+def insert_and_hold(environment, name, inserted, request_started):
+    """Insert a credential named `name`; commit a second after the request starts.
+
+    Until the commit, the request's validation cannot see the row, so the
+    request's own insert is the one that breaks the unique index (it waits
+    on the index for this transaction, then fails).
+    """
+    try:
+        with transaction.atomic():
+            Registry.objects.create(
+                environment=environment,
+                kind=Kind.BUILTIN,
+                name=name,
+                url="registry.gimlet.test",
+            )
+            inserted.set()
+            request_started.wait(timeout=30)
+            time.sleep(1)
+    finally:
+        connections.close_all()
+
+
+def test_concurrent_creates_of_one_name_give_400(world):
+    require_server("PostgreSQL", connection.vendor == "postgresql")
+    api_client = client_for(world.admin)
+    body = {"environment": world.environment.pk, "kind": "builtin", "name": "twin"}
+    inserted, request_started = threading.Event(), threading.Event()
+    holder = threading.Thread(
+        target=insert_and_hold,
+        args=(world.environment, "twin", inserted, request_started),
+    )
+    holder.start()
+    assert inserted.wait(timeout=30)
+
+    request_started.set()
+    concurrent = api_client.post("/api/v1/registries/", body, format="json")
+    holder.join(timeout=30)
+    sequential = api_client.post("/api/v1/registries/", body, format="json")
+
+    assert concurrent.status_code == 400, concurrent.content
+    assert concurrent.json() == sequential.json()
+    assert Registry._base_manager.filter(name="twin").count() == 1
