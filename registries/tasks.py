@@ -21,6 +21,7 @@ from registries.alerts import (
 )
 from registries.checking import registry_check
 from registries.models import Registry
+from registries.retention import checks_prune
 
 logger = logging.getLogger(__name__)
 
@@ -151,3 +152,15 @@ def send_alerts(self):
     """Send the pending alerts now, such as a credential that stopped working."""
     cache.delete(ALERTS_SCHEDULED_KEY)
     _alert_run(self, lambda: send_pending_alerts(timezone.now())[1])
+
+
+@shared_task(
+    name="registries.prune_checks",
+    bind=True,
+    soft_time_limit=600,
+    time_limit=660,
+    **RETRY_POLICY,
+)
+def prune_checks(self):
+    """Delete check history older than GIMLET_CHECK_RETENTION_DAYS."""
+    checks_prune()
