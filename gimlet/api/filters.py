@@ -10,8 +10,11 @@ filterset on the view so that the list can call `check_references()` then,
 and report an id of another tenant exactly like an id that does not exist.
 """
 
+import copy
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from django_filters import rest_framework as filters
 from django_filters.filters import QuerySetRequestMixin
 from rest_framework import exceptions
@@ -88,18 +91,51 @@ class FilterSet(filters.FilterSet):
 
     When no filter depends on the request (ModelChoiceFilter and its kin
     do), every request gets the same form, so the form class is built once
-    per FilterSet class instead of once per request.
+    per FilterSet class instead of once per request, and the filters are
+    copied without a deep copy.
     """
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        if not self._request_independent():
+            super().__init__(data, queryset, request=request, prefix=prefix)
+            return
+        # django-filter deep-copies every filter for each request, because
+        # a filter that reads the request changes its own state. These do
+        # not, so a shallow copy per request is enough.
+        if queryset is None:
+            queryset = self._meta.model._default_manager.all()
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = {}
+        for name, base in self.base_filters.items():
+            filter_ = copy.copy(base)
+            if filter_.method is not None:
+                # Bind the method filter to this copy, not to the base.
+                filter_.method = filter_.method
+            filter_.model = queryset.model
+            filter_.parent = self
+            self.filters[name] = filter_
+
+    @classmethod
+    def _request_independent(cls):
+        independent = cls.__dict__.get("_independent")
+        if independent is None:
+            independent = not any(
+                isinstance(filter_, QuerySetRequestMixin)
+                for filter_ in cls.base_filters.values()
+            )
+            cls._independent = independent
+        return independent
 
     def get_form_class(self):
         cls = type(self)
         form_class = cls.__dict__.get("_form_class")
         if form_class is None:
             form_class = super().get_form_class()
-            if not any(
-                isinstance(filter_, QuerySetRequestMixin)
-                for filter_ in self.base_filters.values()
-            ):
+            if self._request_independent():
                 cls._form_class = form_class
         return form_class
 

@@ -11,6 +11,7 @@ from gimlet.api.scoping import (
     filter_by_tenant,
     is_tenant_admin,
     tenant_id_of,
+    visible_tenant_ids,
 )
 
 
@@ -69,7 +70,13 @@ class TenantScopedViewSet(TenantScopeMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.model._base_manager.none()
-        queryset = self.prepare_queryset(self.model.objects.all())
+        manager = self.model.objects
+        if visible_tenant_ids(self.request) is not None:
+            # The scope's filter and filter_by_tenant's name the same tenants
+            # along the same path; keep the explicit one, which the query
+            # would otherwise carry twice.
+            manager = manager.with_scopes_disabled()
+        queryset = self.prepare_queryset(manager.all())
         return filter_by_tenant(queryset, self.request, self.tenant_path)
 
     def prepare_queryset(self, queryset):
