@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 from django_celery_beat.models import (
     ClockedSchedule,
@@ -29,8 +30,10 @@ from gimlet.admin_scoping import (
     TenantScopedInline,
     register_for_superusers_only,
 )
-from gimlet.models import AuditEvent, Membership, Tenant
+from gimlet.models import AuditEvent, Membership, Role, Tenant
 from gimlet.services import (
+    admins_left_without_successor,
+    last_admin_error,
     membership_add,
     membership_remove,
     membership_update,
@@ -72,9 +75,44 @@ class MembershipForm(forms.ModelForm):
             self.fields["user"].disabled = True
 
 
+class MembershipChangeForm(MembershipForm):
+    """A membership on its own page: its tenant must keep an admin."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None or cleaned.get("role") == Role.ADMIN:
+            return cleaned
+        stored = Membership._base_manager.get(pk=self.instance.pk)
+        error = last_admin_error(stored, field="role")
+        if error is not None:
+            raise error
+        return cleaned
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    """A tenant's members: a tenant that had an admin keeps one."""
+
+    def clean(self):
+        super().clean()
+        had_admin = any(
+            form.initial.get("role") == Role.ADMIN for form in self.initial_forms
+        )
+        keeps_admin = any(
+            form.cleaned_data.get("role") == Role.ADMIN
+            and not form.cleaned_data.get("DELETE")
+            for form in self.forms
+        )
+        if had_admin and not keeps_admin:
+            raise forms.ValidationError(
+                "A tenant needs at least one admin. Make another member an "
+                "admin before you remove or demote the last one."
+            )
+
+
 class MembershipInline(TenantScopedInline):
     model = Membership
     form = MembershipForm
+    formset = MembershipFormSet
     fields = ("user", "role")
 
 
@@ -131,9 +169,10 @@ class TenantAdmin(TenantScopedAdmin):
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)
         # Through the services, so that every change of a member is audited.
+        # New admins first and removals last, so that a form that hands the
+        # admin role from one member to another never passes through a
+        # moment without an admin, which the services refuse.
         formset.save(commit=False)
-        for membership in formset.deleted_objects:
-            membership_remove(membership=membership, actor=request.user)
         for membership in formset.new_objects:
             membership_add(
                 tenant=form.instance,
@@ -141,18 +180,25 @@ class TenantAdmin(TenantScopedAdmin):
                 user=membership.user,
                 role=membership.role,
             )
-        for membership, changed in formset.changed_objects:
-            if "role" in changed:
-                stored = Membership.objects.get(pk=membership.pk)
-                membership_update(
-                    membership=stored, actor=request.user, role=membership.role
-                )
+        changed_roles = [
+            membership
+            for membership, changed in formset.changed_objects
+            if "role" in changed
+        ]
+        changed_roles.sort(key=lambda membership: membership.role != Role.ADMIN)
+        for membership in changed_roles:
+            stored = Membership.objects.get(pk=membership.pk)
+            membership_update(
+                membership=stored, actor=request.user, role=membership.role
+            )
+        for membership in formset.deleted_objects:
+            membership_remove(membership=membership, actor=request.user)
         return None
 
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
-    form = MembershipForm
+    form = MembershipChangeForm
     list_display = ("user", "tenant", "role", "created_at")
     list_filter = ("role", TenantListFilter)
     search_fields = ("user__username", "user__email", "tenant__slug", "tenant__name")
@@ -172,6 +218,18 @@ class MembershipAdmin(TenantScopedAdmin):
                 tenant=obj.tenant, actor=request.user, user=obj.user, role=obj.role
             )
             obj.pk = created.pk
+
+    def get_deleted_objects(self, objs, request):
+        # The delete page and the bulk action both refuse to delete
+        # "protected" objects: here, the last admins of their tenants.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(
+            objs, request
+        )
+        last = [
+            f"{membership.user} (the last admin of {membership.tenant})"
+            for membership in admins_left_without_successor(objs)
+        ]
+        return deleted, counts, perms_needed, [*protected, *last]
 
     def delete_model(self, request, obj):
         membership_remove(membership=obj, actor=request.user)

@@ -1,9 +1,10 @@
 """Writes on tenants and memberships."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from gimlet.audit import audit_event_record
-from gimlet.models import AuditAction, Membership, Tenant
+from gimlet.models import AuditAction, Membership, Role, Tenant
 from gimlet.saving import save_validated
 
 
@@ -33,8 +34,60 @@ def membership_add(*, tenant, actor, user, role):
     return membership
 
 
+def last_admin_error(membership, field=None):
+    """Return the ValidationError for demoting or removing a last admin, or None."""
+    if membership.role != Role.ADMIN:
+        return None
+    others = Membership._base_manager.filter(
+        tenant_id=membership.tenant_id, role=Role.ADMIN
+    ).exclude(pk=membership.pk)
+    if others.exists():
+        return None
+    message = (
+        f"{membership.user.get_username()} is the last admin of this tenant. "
+        "Make another member an admin first."
+    )
+    return ValidationError({field: message} if field else message)
+
+
+def admins_left_without_successor(memberships):
+    """Return the admins among `memberships` whose tenants keep no other admin.
+
+    That is, the admin memberships whose removal together with the rest of
+    `memberships` would leave their tenant without an admin.
+    """
+    leaving = [m for m in memberships if m.role == Role.ADMIN]
+    leaving_ids = {m.pk for m in leaving}
+    tenants_with_other_admins = set(
+        Membership._base_manager.filter(
+            tenant_id__in={m.tenant_id for m in leaving}, role=Role.ADMIN
+        )
+        .exclude(pk__in=leaving_ids)
+        .values_list("tenant_id", flat=True)
+    )
+    return [m for m in leaving if m.tenant_id not in tenants_with_other_admins]
+
+
+def _keep_an_admin(membership, field=None):
+    """Raise ValidationError if `membership` is its tenant's last admin.
+
+    Call it before `membership` stops being an admin. The tenant's row is
+    locked first, so two admins who demote or remove each other at the
+    same moment cannot both pass the check and leave the tenant without
+    one: the second waits for the first and then finds itself the last.
+    """
+    if membership.role != Role.ADMIN:
+        return
+    Tenant._base_manager.select_for_update().filter(pk=membership.tenant_id).first()
+    error = last_admin_error(membership, field)
+    if error is not None:
+        raise error
+
+
 @transaction.atomic
 def membership_update(*, membership, actor, role):
+    if role != Role.ADMIN:
+        _keep_an_admin(membership, field="role")
     previous = membership.role
     membership.role = role
     membership.full_clean()
@@ -51,6 +104,7 @@ def membership_update(*, membership, actor, role):
 
 @transaction.atomic
 def membership_remove(*, membership, actor):
+    _keep_an_admin(membership)
     audit_event_record(
         tenant=membership.tenant,
         actor=actor,
