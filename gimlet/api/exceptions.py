@@ -1,6 +1,7 @@
 """Turn model-layer errors into API responses instead of server errors."""
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, RestrictedError
 from rest_framework import exceptions, serializers, status
@@ -12,6 +13,12 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the object."
     default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -37,7 +44,7 @@ def protected_detail(error):
 
 
 def exception_handler(exc, context):
-    """Map model validation errors to 400 and protected deletes to 409.
+    """Map validation errors to 400, large bodies to 413 and protected deletes to 409.
 
     The services validate with `full_clean()` and raise Django's
     ValidationError with field names; those reach the client as the same
@@ -45,6 +52,12 @@ def exception_handler(exc, context):
     """
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(field_errors(exc))
+    elif isinstance(exc, RequestDataTooBig):
+        # Django's own answer would be its HTML 400 page.
+        exc = PayloadTooLarge(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
+            "bytes. Send a smaller body."
+        )
     elif isinstance(exc, ProtectedError | RestrictedError):
         exc = Conflict(protected_detail(exc))
     return drf_exception_handler(exc, context)

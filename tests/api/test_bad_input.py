@@ -204,7 +204,10 @@ def test_huge_body(name, world_a, root_client):
 
     response = getattr(root_client, method)(url, huge, format="json")
 
-    assert 400 <= response.status_code < 500
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "The request body is larger than 2621440 bytes. Send a smaller body."
+    }
 
 
 @pytest.mark.parametrize(
