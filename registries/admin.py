@@ -623,11 +623,11 @@ class RegistryAdmin(TenantScopedAdmin):
         if len(registries) <= CHECK_NOW_LIMIT:
             self.check_and_report(request, registries)
             return
-        # NOTE: a queued check is audited without its actor, because the
-        # check task takes only the registry id and the trigger.
         registry_ids = list(queryset.values_list("pk", flat=True))
         for registry_id in registry_ids:
-            registry_schedule_check(registry_id=registry_id, trigger=Trigger.MANUAL)
+            registry_schedule_check(
+                registry_id=registry_id, trigger=Trigger.MANUAL, actor=request.user
+            )
         self.message_user(
             request,
             f"Queued checks of {len(registry_ids)} credentials, because more "

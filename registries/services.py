@@ -63,17 +63,20 @@ def _reset_result(registry):
         registry.expires_at_source = ""
 
 
-def registry_schedule_check(*, registry_id, trigger):
+def registry_schedule_check(*, registry_id, trigger, actor=None):
     """Enqueue a check after commit; a broker outage only logs a warning.
 
     The periodic sweep checks every credential, so a check that could not be
-    enqueued now still happens then.
+    enqueued now still happens then. The task gets the actor's id, for the
+    audit event of a status change.
     """
     from registries.tasks import check_registry
 
+    args = (registry_id, trigger) if actor is None else (registry_id, trigger, actor.pk)
+
     def enqueue():
         try:
-            check_registry.delay(registry_id, trigger)
+            check_registry.delay(*args)
         except Exception:  # kombu raises many types for an unreachable broker.
             logger.warning(
                 "Could not enqueue the check of registry %s; the next sweep "

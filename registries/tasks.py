@@ -8,6 +8,7 @@ with jitter, and no countdown exceeds the broker's visibility timeout.
 import logging
 
 from celery import shared_task
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import DatabaseError
 from django.utils import timezone
@@ -46,11 +47,12 @@ RETRY_POLICY = {
     time_limit=90,
     **RETRY_POLICY,
 )
-def check_registry(self, registry_id, trigger):
+def check_registry(self, registry_id, trigger, actor_id=None):
     """Check one registry credential and store the result.
 
     While the registry's host is paused by a rate limit, or another check
-    of it runs, the check waits instead of calling the host.
+    of it runs, the check waits instead of calling the host. `actor_id` is
+    the user who asked for the check, if one did.
     """
     with scopes_disabled():
         registry = Registry.objects.filter(pk=registry_id).only("kind", "url").first()
@@ -59,7 +61,10 @@ def check_registry(self, registry_id, trigger):
         retry_at = sweep.busy_until(registry)
         if retry_at is not None:
             raise self.retry(countdown=sweep.countdown_until(retry_at), max_retries=20)
-        registry_check(registry_id=registry_id, trigger=trigger)
+        actor = None
+        if actor_id is not None:
+            actor = get_user_model()._base_manager.filter(pk=actor_id).first()
+        registry_check(registry_id=registry_id, trigger=trigger, actor=actor)
 
 
 @shared_task(

@@ -658,7 +658,9 @@ class TestCheckNow:
                 follow=True,
             )
 
-        assert sorted(queued_checks) == sorted((r.pk, "manual") for r in selected)
+        assert sorted(queued_checks) == sorted(
+            (r.pk, "manual", world_b.admin.pk) for r in selected
+        )
         assert "Queued checks of 6 credentials" in str(
             next(iter(response.context["messages"]))
         )

@@ -9,7 +9,10 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from gimlet.celery import app
+from gimlet.models import AuditAction, AuditEvent
 from registries import tasks
+from registries.models import Trigger
+from tests.factories import RegistryFactory, UserFactory
 
 OUR_TASKS = [
     "registries.check_registry",
@@ -17,6 +20,7 @@ OUR_TASKS = [
     "registries.check_batch",
     "registries.send_expiry_alerts",
     "registries.send_alerts",
+    "registries.prune_checks",
 ]
 
 
@@ -48,7 +52,30 @@ def test_task_arguments_are_ids(name):
         "batch_number",
         "registry_ids",
         "started_at",
+        "actor_id",
     }
+
+
+@pytest.mark.django_db
+def test_queued_check_is_audited_with_its_actor():
+    """A loopback URL fails the outbound policy at once, with no network."""
+    registry = RegistryFactory(custom=True, url="https://127.0.0.1:9")
+    user = UserFactory(username="asked-for-it")
+
+    tasks.check_registry.apply(args=(registry.pk, Trigger.MANUAL, user.pk))
+
+    event = AuditEvent.objects.get(action=AuditAction.CHECK, target_id=registry.pk)
+    assert event.actor == user
+
+
+@pytest.mark.django_db
+def test_check_of_deleted_actor_is_audited_without_one():
+    registry = RegistryFactory(custom=True, url="https://127.0.0.1:9")
+
+    tasks.check_registry.apply(args=(registry.pk, Trigger.MANUAL, 987654))
+
+    event = AuditEvent.objects.get(action=AuditAction.CHECK, target_id=registry.pk)
+    assert event.actor is None
 
 
 def test_countdowns_are_capped(settings):
