@@ -86,13 +86,25 @@ class SlugReferenceFilter(ReferenceFilter, filters.CharFilter):
     """A `ReferenceFilter` on a text field, documented as a string."""
 
 
+class SharedFields(dict):
+    """Form fields that every instance of a form uses as they are.
+
+    Django's form deep-copies its class's fields for each instance, so that
+    an instance may change its own; a filter form never does, and copying
+    the choice fields and their widgets costs more than validating them.
+    """
+
+    def __deepcopy__(self, memo):
+        return dict(self)
+
+
 class FilterSet(filters.FilterSet):
     """A FilterSet whose `ReferenceFilter`s are checked on demand.
 
     When no filter depends on the request (ModelChoiceFilter and its kin
     do), every request gets the same form, so the form class is built once
-    per FilterSet class instead of once per request, and the filters are
-    copied without a deep copy.
+    per FilterSet class instead of once per request, and neither the
+    filters nor the form's fields are deep-copied for each request.
     """
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
@@ -136,6 +148,7 @@ class FilterSet(filters.FilterSet):
         if form_class is None:
             form_class = super().get_form_class()
             if self._request_independent():
+                form_class.base_fields = SharedFields(form_class.base_fields)
                 cls._form_class = form_class
         return form_class
 

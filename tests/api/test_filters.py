@@ -112,3 +112,13 @@ def test_form_class_per_request_with_model_choice(rf):
     second = ChoiceFilter(data={}, request=rf.get("/"))
 
     assert type(first.form) is not type(second.form)
+
+
+def test_shared_form_fields_keep_requests_apart(rf):
+    """Two forms of one class validate their own data with the shared fields."""
+    first = EnvironmentFilter(data={"name": "prod"}, request=rf.get("/"))
+    second = EnvironmentFilter(data={"name": "dev"}, request=rf.get("/"))
+
+    assert first.is_valid() and second.is_valid()
+    assert first.form.cleaned_data["name"] == "prod"
+    assert second.form.cleaned_data["name"] == "dev"
