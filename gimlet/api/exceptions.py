@@ -53,7 +53,7 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(field_errors(exc))
     elif isinstance(exc, RequestDataTooBig):
-        # Django's own answer would be its HTML 400 page.
+        # Django would reply with its HTML 400 page.
         exc = PayloadTooLarge(
             f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
             "bytes. Send a smaller body."
