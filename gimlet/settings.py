@@ -125,6 +125,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend whose per-request health check reads the socket
+        # instead of running SELECT 1 on the server.
+        DATABASES["default"]["ENGINE"] = "gimlet.postgresql"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
@@ -62,7 +63,7 @@ def sample(samples, name, **labels):
 @pytest.fixture(scope="module")
 def database_server():
     database = settings.DATABASES["default"]
-    require_server("PostgreSQL", database["ENGINE"] == "django.db.backends.postgresql")
+    require_server("PostgreSQL", connection.vendor == "postgresql")
     return {
         "host": database.get("HOST") or "127.0.0.1",
         "port": database.get("PORT") or 5432,
