@@ -1,4 +1,5 @@
 import re
+from dataclasses import dataclass
 from functools import cache
 
 from django.contrib.auth import get_user_model
@@ -13,31 +14,56 @@ from gimlet.models import Membership
 TOKEN_KEY = re.compile(r"[0-9a-f]{40}")
 
 
-@cache
-def user_and_roles_sql(alias):
-    """Return the query that reads a token's user and the user's memberships.
+@dataclass(frozen=True)
+class UserQuery:
+    """The query that reads a token's user and memberships, and how to read it."""
 
-    Each row is the user, with one membership's tenant id and role, or
-    NULLs when the user has none. Built from the models' tables once per
-    database.
+    sql: str
+    # The user model's concrete fields, in the order the query selects them.
+    attnames: list
+    # (position, column, converters) for each user column whose database
+    # value needs converting, as the ORM converts it.
+    converters: list
+
+
+@cache
+def user_query(alias):
+    """Build the query that reads a token's user and the user's memberships.
+
+    Each row is the user's columns, then one membership's tenant id and
+    role, or two NULLs when the user has none. Built from the models'
+    tables once per database.
     """
-    user, token, membership = get_user_model()._meta, Token._meta, Membership._meta
-    q = connections[alias].ops.quote_name
+    user_model = get_user_model()
+    user, token, membership = user_model._meta, Token._meta, Membership._meta
+    connection = connections[alias]
+    q = connection.ops.quote_name
 
     def column(table, model, name):
         return f"{table}.{q(model.get_field(name).column)}"
 
+    fields = user.concrete_fields
+    user_columns = ", ".join(f"u.{q(field.column)}" for field in fields)
     user_id = column("u", user, user.pk.name)
+    converters = []
+    for position, field in enumerate(fields):
+        col = field.get_col(user.db_table)
+        functions = connection.ops.get_db_converters(col) + col.get_db_converters(
+            connection
+        )
+        if functions:
+            converters.append((position, col, functions))
     # Table and column names come from the models; the key is a parameter.
-    select = f"SELECT u.*, {column('m', membership, 'tenant')} AS gimlet_tenant_id"  # noqa: S608
-    return (
-        f"{select}, {column('m', membership, 'role')} AS gimlet_role "
+    select = f"SELECT {user_columns}, {column('m', membership, 'tenant')}"  # noqa: S608
+    sql = (
+        f"{select}, {column('m', membership, 'role')} "
         f"FROM {q(token.db_table)} t "
         f"JOIN {q(user.db_table)} u ON {user_id} = {column('t', token, 'user')} "
         f"LEFT JOIN {q(membership.db_table)} m "
         f"ON {column('m', membership, 'user')} = {user_id} "
         f"WHERE {column('t', token, 'key')} = %s"
     )
+    return UserQuery(sql, [field.attname for field in fields], converters)
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -45,7 +71,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
 
     Every API request needs both the user and the user's tenant roles. DRF
     reads the token and its user, and the roles would take a second query.
-    Here one raw query reads the user joined with its memberships. The ORM
+    Here one raw query reads the user joined with its memberships, and the
+    user is built from its columns with the ORM's own converters. The ORM
     would build the same join, but it would compile it again for each
     request, which costs more than running it.
 
@@ -58,18 +85,21 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not TOKEN_KEY.fullmatch(key):
             raise exceptions.AuthenticationFailed("Invalid token.")
         alias = router.db_for_read(Token)
-        sql = user_and_roles_sql(alias)
-        rows = list(get_user_model().objects.db_manager(alias).raw(sql, [key]))
+        query = user_query(alias)
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            cursor.execute(query.sql, [key])
+            rows = cursor.fetchall()
         if not rows:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        user = rows[0]
+        values = list(rows[0][: len(query.attnames)])
+        for position, col, functions in query.converters:
+            for function in functions:
+                values[position] = function(values[position], col, connection)
+        user = get_user_model().from_db(alias, query.attnames, values)
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        roles = {
-            row.gimlet_tenant_id: row.gimlet_role
-            for row in rows
-            if row.gimlet_tenant_id is not None
-        }
+        roles = {row[-2]: row[-1] for row in rows if row[-2] is not None}
         remember_tenant_roles(user, roles)
         token = Token.from_db(alias, ["key", "user_id"], [key, user.pk])
         token.user = user

@@ -1,5 +1,7 @@
 """Token exchange and lookup, session authentication and the token throttle."""
 
+from datetime import datetime
+
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -215,3 +217,20 @@ def test_token_request_returns_the_users_token(world_a):
     user, auth = authentication.authenticate_credentials(token.key)
 
     assert (user.username, auth.key, auth.user_id) == ("has-token", token.key, user.pk)
+
+
+def test_token_user_has_the_orms_types():
+    """The raw lookup converts columns as the ORM does, on SQLite too."""
+    stored = UserFactory(username="typed", is_staff=True)
+    token = Token.objects.create(user=stored)
+
+    user, _ = TokenAuthentication().authenticate_credentials(token.key)
+
+    assert isinstance(user.date_joined, datetime)
+    assert user.date_joined == stored.date_joined
+    assert user.is_staff is True
+    assert (user.pk, user.username, user.password) == (
+        stored.pk,
+        stored.username,
+        stored.password,
+    )
