@@ -1,10 +1,11 @@
 """REST API routes under /api/v1/: one router for every viewset."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from environments.api.views import EnvironmentViewSet, ImageSettingsViewSet
+from gimlet.api.errors import api_not_found
 from gimlet.api.views import AuthTokenView, MembershipViewSet, TenantViewSet
 from registries.api.views import RegistryViewSet
 
@@ -29,4 +30,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     *router.urls,
+    # Last: any other path under /api/v1/ gets a JSON 404.
+    re_path(r"^(?P<unmatched>.*)$", api_not_found),
 ]

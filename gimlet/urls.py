@@ -16,3 +16,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("healthz", healthz, name="healthz"),
 ]
+
+handler400 = "gimlet.api.errors.bad_request"
+handler404 = "gimlet.api.errors.page_not_found"
+handler500 = "gimlet.api.errors.server_error"
