@@ -226,7 +226,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "gimlet.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "gimlet.api.parsers.MultiPartParser",
     ],
     # Throttles count in the default cache, which every web process shares
     # (Redis, or the database cache without REDIS_URL). Views opt in with a

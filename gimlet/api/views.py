@@ -9,7 +9,7 @@ from rest_framework import exceptions, mixins, parsers, permissions, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 
 from gimlet import services
-from gimlet.api.parsers import JSONParser
+from gimlet.api.parsers import JSONParser, MultiPartParser
 from gimlet.api.permissions import IsSuperuser, TenantRolePermission
 from gimlet.api.scoping import TenantScopeMixin, filter_by_tenant, is_tenant_admin
 from gimlet.api.serializers import (
@@ -33,7 +33,7 @@ class AuthTokenView(ObtainAuthToken):
     authentication_classes = []
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth-token"
-    parser_classes = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
+    parser_classes = [JSONParser, parsers.FormParser, MultiPartParser]
 
 
 class TenantViewSet(

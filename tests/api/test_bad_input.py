@@ -1,7 +1,9 @@
 """Malformed, mistyped, huge and NUL-laden input is a 4xx, never a 500."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
+from environments.models import Environment
 from tests.api.conftest import client_for
 from tests.api.snapshots import database_snapshot
 
@@ -254,3 +256,15 @@ def test_validate_ignores_body(world_a, admin_a):
     response = admin_a.post(url, b'{"broken', content_type="application/json")
 
     assert response.status_code in {200, 400}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/environments/", "/api/v1/auth/token/"])
+def test_huge_multipart_body_is_refused(path, world_a, root_client):
+    upload = SimpleUploadedFile("big.bin", b"x" * 3_000_000)
+    body = {"tenant": world_a.tenant.slug, "name": "multipart", "file": upload}
+
+    response = root_client.post(path, body, format="multipart")
+
+    assert response.status_code == 413
+    assert "Send a smaller body" in response.json()["detail"]
+    assert not Environment.objects.filter(name="multipart").exists()
