@@ -16,7 +16,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django_filters import rest_framework as filters
-from django_filters.filters import QuerySetRequestMixin
+from django_filters.filters import BooleanFilter, QuerySetRequestMixin
 from rest_framework import exceptions
 
 from gimlet.api.scoping import filter_by_tenant
@@ -80,6 +80,38 @@ class ReferenceFilter(filters.Filter):
         """Return whether the user may see the object that `value` names."""
         visible = self.related_model._base_manager.filter(**{self.to_field_name: value})
         return filter_by_tenant(visible, request, self.tenant_path).exists()
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true or false (or 1 or 0); any other value is an error, not "unset".
+
+    Django's NullBooleanField reads a value it does not know as None, so a
+    filter such as `?expiring=maybe` would be ignored without a word.
+    """
+
+    widget = forms.Select(
+        choices=[("", "---------"), ("true", "true"), ("false", "false")]
+    )
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value).strip().lower()
+        if text in {"true", "1"}:
+            return True
+        if text in {"false", "0"}:
+            return False
+        raise ValidationError("Enter true or false.", code="invalid")
+
+
+class StrictBooleanFilter(BooleanFilter):
+    """A boolean filter that refuses values it does not know.
+
+    Built on django-filter's own BooleanFilter: the one for DRF reads the
+    query through a widget that turns unknown values into None first.
+    """
+
+    field_class = StrictBooleanField
 
 
 class SlugReferenceFilter(ReferenceFilter, filters.CharFilter):

@@ -2,7 +2,12 @@ from django.conf import settings
 from django_filters import rest_framework as filters
 
 from environments.models import Environment
-from gimlet.api.filters import FilterSet, ReferenceFilter, SlugReferenceFilter
+from gimlet.api.filters import (
+    FilterSet,
+    ReferenceFilter,
+    SlugReferenceFilter,
+    StrictBooleanFilter,
+)
 from gimlet.models import Tenant
 from registries.models import Kind, Registry, Status
 
@@ -20,7 +25,7 @@ class RegistryFilter(FilterSet):
     )
     kind = filters.ChoiceFilter(choices=Kind.choices)
     status = filters.ChoiceFilter(choices=Status.choices)
-    expiring = filters.BooleanFilter(
+    expiring = StrictBooleanFilter(
         method="filter_expiring",
         help_text="true for credentials whose token or certificate expires "
         "within the warning window, false for the others.",

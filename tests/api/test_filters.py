@@ -1,6 +1,9 @@
 """Filters by a related id: no query of their own, "not found" when empty."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from django_filters import rest_framework as filters
 
 from environments.api.filters import EnvironmentFilter
@@ -8,7 +11,7 @@ from environments.models import Environment
 from gimlet.api.filters import FilterSet
 from registries.models import Registry
 from tests.api.conftest import client_for
-from tests.factories import EnvironmentFactory
+from tests.factories import EnvironmentFactory, RegistryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +125,33 @@ def test_shared_form_fields_keep_requests_apart(rf):
     assert first.is_valid() and second.is_valid()
     assert first.form.cleaned_data["name"] == "prod"
     assert second.form.cleaned_data["name"] == "dev"
+
+
+@pytest.mark.parametrize("value", ["maybe", "yes", "%00", "2"])
+def test_unknown_boolean_is_an_error(value, world_a):
+    response = client_for(world_a.member).get(
+        "/api/v1/registries/", {"expiring": value}
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"expiring": ["Enter true or false."]}
+
+
+@pytest.mark.parametrize(
+    "value,same_as", [("TRUE", "true"), ("1", "true"), ("0", "false"), ("", None)]
+)
+def test_boolean_spellings(value, same_as, world_a):
+    client = client_for(world_a.member)
+    RegistryFactory(
+        environment=world_a.environment,
+        name="soon",
+        dockerhub=True,
+        expires_at=timezone.now() + timedelta(days=2),
+    )
+
+    response = client.get("/api/v1/registries/", {"expiring": value})
+    reference = client.get(
+        "/api/v1/registries/", {} if same_as is None else {"expiring": same_as}
+    )
+
+    assert response.json()["results"] == reference.json()["results"]
