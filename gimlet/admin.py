@@ -62,6 +62,36 @@ register_for_superusers_only(
 )
 
 
+class UserDeletionKeepsAdmins:
+    """A user admin that refuses to delete a tenant's last admin.
+
+    Deleting a user deletes their memberships with them; the delete page
+    and the bulk action list such users as protected, as the membership
+    admin does for the memberships themselves.
+    """
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(
+            objs, request
+        )
+        memberships = Membership._base_manager.filter(user__in=list(objs))
+        last = [
+            f"{membership.user} (the last admin of {membership.tenant})"
+            for membership in admins_left_without_successor(
+                list(memberships.select_related("user", "tenant"))
+            )
+        ]
+        return deleted, counts, perms_needed, [*protected, *last]
+
+
+_user_admin = type(admin.site.get_model_admin(get_user_model()))
+admin.site.unregister(get_user_model())
+admin.site.register(
+    get_user_model(),
+    type(_user_admin.__name__, (UserDeletionKeepsAdmins, _user_admin), {}),
+)
+
+
 class MembershipForm(forms.ModelForm):
     """A membership whose user is fixed once it exists; the role may change."""
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from gimlet.models import Membership, Role
 from tests.admin.test_tenancy import members, tenant_form_data
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +106,41 @@ def test_tenant_page_hands_admin_over_in_one_save(client_b, world_b):
 
     assert response.status_code == 302, response.content.decode()[-2000:]
     assert Membership.objects.get(user=world_b.member).role == Role.ADMIN
+
+
+@pytest.fixture
+def root_client(client, db):
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    return client
+
+
+def test_user_delete_refuses_a_tenants_last_admin(root_client, world_b):
+    url = reverse("admin:auth_user_delete", args=[world_b.admin.pk])
+
+    page = root_client.get(url)
+    root_client.post(url, {"post": "yes"})
+
+    assert "the last admin of" in page.content.decode()
+    assert type(world_b.admin).objects.filter(pk=world_b.admin.pk).exists()
+
+
+def test_bulk_user_delete_refuses_a_tenants_last_admin(root_client, world_b):
+    root_client.post(
+        reverse("admin:auth_user_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [world_b.admin.pk, world_b.member.pk],
+            "post": "yes",
+        },
+    )
+
+    assert type(world_b.admin).objects.filter(pk=world_b.admin.pk).exists()
+
+
+def test_user_delete_of_a_member_goes_ahead(root_client, world_b):
+    url = reverse("admin:auth_user_delete", args=[world_b.member.pk])
+
+    root_client.post(url, {"post": "yes"})
+
+    assert not type(world_b.member).objects.filter(pk=world_b.member.pk).exists()
