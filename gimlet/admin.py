@@ -195,6 +195,14 @@ class TenantAdmin(TenantScopedAdmin):
             obj.pk = created.pk
             obj.created_at = created.created_at
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The members may have changed the user's own role: forget the
+        # tenants cached as the user's, so that the redirect after saving
+        # goes to a page the user may still open.
+        if hasattr(request, "_admin_tenant_ids"):
+            del request._admin_tenant_ids
+
     def save_formset(self, request, form, formset, change):
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)

@@ -106,6 +106,9 @@ def test_tenant_page_hands_admin_over_in_one_save(client_b, world_b):
 
     assert response.status_code == 302, response.content.decode()[-2000:]
     assert Membership.objects.get(user=world_b.member).role == Role.ADMIN
+    # The former admin may no longer list tenants: sent to the index.
+    assert response["Location"] == reverse("admin:index")
+    assert client_b.get(response["Location"]).status_code == 200
 
 
 @pytest.fixture
