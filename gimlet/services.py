@@ -34,38 +34,34 @@ def membership_add(*, tenant, actor, user, role):
     return membership
 
 
+def admins_left_without_successor(memberships):
+    """Return the admins among `memberships` whose tenants keep no other admin.
+
+    These are the admin memberships whose removal, together with the rest of
+    `memberships`, would leave their tenant without an admin.
+    """
+    leaving = [m for m in memberships if m.role == Role.ADMIN]
+    if not leaving:
+        return []
+    tenants_with_other_admins = set(
+        Membership._base_manager.filter(
+            tenant_id__in={m.tenant_id for m in leaving}, role=Role.ADMIN
+        )
+        .exclude(pk__in={m.pk for m in leaving})
+        .values_list("tenant_id", flat=True)
+    )
+    return [m for m in leaving if m.tenant_id not in tenants_with_other_admins]
+
+
 def last_admin_error(membership, field=None):
     """Return the ValidationError for demoting or removing a last admin, or None."""
-    if membership.role != Role.ADMIN:
-        return None
-    others = Membership._base_manager.filter(
-        tenant_id=membership.tenant_id, role=Role.ADMIN
-    ).exclude(pk=membership.pk)
-    if others.exists():
+    if not admins_left_without_successor([membership]):
         return None
     message = (
         f"{membership.user.get_username()} is the last admin of this tenant. "
         "Make another member an admin first."
     )
     return ValidationError({field: message} if field else message)
-
-
-def admins_left_without_successor(memberships):
-    """Return the admins among `memberships` whose tenants keep no other admin.
-
-    That is, the admin memberships whose removal together with the rest of
-    `memberships` would leave their tenant without an admin.
-    """
-    leaving = [m for m in memberships if m.role == Role.ADMIN]
-    leaving_ids = {m.pk for m in leaving}
-    tenants_with_other_admins = set(
-        Membership._base_manager.filter(
-            tenant_id__in={m.tenant_id for m in leaving}, role=Role.ADMIN
-        )
-        .exclude(pk__in=leaving_ids)
-        .values_list("tenant_id", flat=True)
-    )
-    return [m for m in leaving if m.tenant_id not in tenants_with_other_admins]
 
 
 def _keep_an_admin(membership, field=None):
