@@ -62,26 +62,34 @@ register_for_superusers_only(
 )
 
 
-class UserDeletionKeepsAdmins:
-    """A user admin that refuses to delete a tenant's last admin.
+def protect_last_admins(deleted_objects, memberships):
+    """Add the last admins among `memberships` to get_deleted_objects()'s result.
 
-    Deleting a user deletes their memberships with them; the delete page
-    and the bulk action list such users as protected, as the membership
-    admin does for the memberships themselves.
+    The delete page and the bulk delete action both reject a deletion that
+    lists protected objects.
+    """
+    deleted, counts, perms_needed, protected = deleted_objects
+    last = [
+        f"{membership.user} (the last admin of {membership.tenant})"
+        for membership in admins_left_without_successor(memberships)
+    ]
+    return deleted, counts, perms_needed, [*protected, *last]
+
+
+class UserDeletionKeepsAdmins:
+    """A user admin that rejects deleting a tenant's last admin.
+
+    Deleting a user deletes their memberships too. So the delete page and
+    the bulk action list such users as protected, as the membership admin
+    does for the memberships themselves.
     """
 
     def get_deleted_objects(self, objs, request):
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(
-            objs, request
-        )
         memberships = Membership._base_manager.filter(user__in=list(objs))
-        last = [
-            f"{membership.user} (the last admin of {membership.tenant})"
-            for membership in admins_left_without_successor(
-                list(memberships.select_related("user", "tenant"))
-            )
-        ]
-        return deleted, counts, perms_needed, [*protected, *last]
+        return protect_last_admins(
+            super().get_deleted_objects(objs, request),
+            list(memberships.select_related("user", "tenant")),
+        )
 
 
 _user_admin = type(admin.site.get_model_admin(get_user_model()))
@@ -209,7 +217,7 @@ class TenantAdmin(TenantScopedAdmin):
         # Through the services, so that every change of a member is audited.
         # New admins first and removals last, so that a form that hands the
         # admin role from one member to another never passes through a
-        # moment without an admin, which the services refuse.
+        # moment without an admin, which the services reject.
         formset.save(commit=False)
         for membership in formset.new_objects:
             membership_add(
@@ -258,16 +266,9 @@ class MembershipAdmin(TenantScopedAdmin):
             obj.pk = created.pk
 
     def get_deleted_objects(self, objs, request):
-        # The delete page and the bulk action both refuse to delete
-        # "protected" objects: here, the last admins of their tenants.
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(
-            objs, request
+        return protect_last_admins(
+            super().get_deleted_objects(objs, request), list(objs)
         )
-        last = [
-            f"{membership.user} (the last admin of {membership.tenant})"
-            for membership in admins_left_without_successor(objs)
-        ]
-        return deleted, counts, perms_needed, [*protected, *last]
 
     def delete_model(self, request, obj):
         membership_remove(membership=obj, actor=request.user)
