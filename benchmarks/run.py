@@ -305,8 +305,8 @@ class WSGIRequest:
     """A GET of `path` on the Django application, made as a WSGI server makes it.
 
     gunicorn hands the application an environ and reads the body it
-    returns; so does this, through every middleware and the request
-    signals (which run the database connection's health check). Django's
+    returns. This does the same, so the request passes every middleware
+    and the request signals, which run the connection's health check. Django's
     test client adds its own instrumentation to each request (templates,
     exceptions, cookies), which no server pays, so it is not used here.
     """
@@ -574,7 +574,7 @@ def report(args, upstream, sweep, baseline, api, admin, command):
         "serialised with `json.dumps`. Each request is a WSGI call of the "
         "application, as gunicorn makes it: every middleware, the connection's "
         "health check and the rendered body, without an HTTP socket. The two "
-        f"take turns, {args.repeat} times each; the figures are the medians.",
+        f"take turns, {args.repeat} times each, and the figures are the medians.",
         "",
         "| credentials | page rows | queries | decryptions | API ms | plain ms "
         "| ratio |",
@@ -670,7 +670,7 @@ def main(argv):
         notes = existing[existing.index(marker) :] if marker in existing else ""
         DOC.write_text(text + notes)
     if args.quick:
-        # The targets are set for 2,000 credentials; a quick run's short
+        # The targets are set for 2,000 credentials, and a quick run's short
         # sweep is dominated by its fixed start-up cost.
         return 0
     missed = [name for name, _, ok in targets(sweep, baseline, api, admin) if not ok]

@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 
 
 def save_validated(instance, **save_kwargs):
-    """Save `instance` after `full_clean()`; report a clash as a ValidationError.
+    """Save `instance` after `full_clean()`, reporting a clash as a ValidationError.
 
     `full_clean()` checks unique fields and constraints against the rows it
     can see, so two requests that create the same name at the same moment

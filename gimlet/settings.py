@@ -356,7 +356,7 @@ GIMLET_VALIDATION_CONCURRENCY = env.int("GIMLET_VALIDATION_CONCURRENCY", default
 # Seconds one credential's check holds its lock; longer than the check
 # task's hard time limit (90 s), so that a crashed check releases it.
 GIMLET_CHECK_LOCK_SECONDS = env.int("GIMLET_CHECK_LOCK_SECONDS", default=120)
-# Days of check history kept; each credential's latest check stays anyway.
+# Days of check history kept. Each credential's latest check is kept anyway.
 GIMLET_CHECK_RETENTION_DAYS = env.int("GIMLET_CHECK_RETENTION_DAYS", default=90)
 # CIDRs that user-entered registry URLs may resolve to although they are
 # loopback, private or reserved. Metadata addresses stay refused.

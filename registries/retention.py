@@ -18,12 +18,12 @@ from registries.models import Check
 
 logger = logging.getLogger(__name__)
 
-# Rows per DELETE: small enough that each statement holds its locks briefly.
+# Rows per DELETE: few enough that each statement keeps its locks briefly.
 BATCH_SIZE = 5000
 
 
 def checks_prune(*, now=None, batch_size=BATCH_SIZE, max_batches=1000):
-    """Delete checks older than the retention period; return how many.
+    """Delete checks older than the retention period and return how many.
 
     Works in batches of `batch_size` rows and stops after `max_batches`,
     leaving the rest to the next run, so one run stays within its task's

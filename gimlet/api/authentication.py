@@ -53,7 +53,7 @@ def user_query(alias):
         )
         if functions:
             converters.append((position, col, functions))
-    # Table and column names come from the models; the key is a parameter.
+    # Table and column names come from the models, and the key is a parameter.
     select = f"SELECT {user_columns}, {column('m', membership, 'tenant')}"  # noqa: S608
     sql = (
         f"{select}, {column('m', membership, 'role')} "

@@ -1,7 +1,7 @@
 """JSON responses for API requests that no DRF view handles.
 
 DRF reports errors inside its views in JSON. A path under /api/ that no
-route matches, a request that Django refuses before routing (a Host header
+route matches, a request that Django rejects before routing (a Host header
 outside ALLOWED_HOSTS) and a failure in middleware would get Django's HTML
 pages instead, which an API client cannot read.
 """

@@ -83,7 +83,7 @@ class ReferenceFilter(filters.Filter):
 
 
 class StrictBooleanField(forms.NullBooleanField):
-    """true or false (or 1 or 0); any other value is an error, not "unset".
+    """A boolean of true or false (or 1 or 0): any other value is invalid.
 
     Django's NullBooleanField reads a value it does not know as None, so a
     filter such as `?expiring=maybe` would be ignored without a word.
@@ -105,7 +105,7 @@ class StrictBooleanField(forms.NullBooleanField):
 
 
 class StrictBooleanFilter(BooleanFilter):
-    """A boolean filter that refuses values it does not know.
+    """A boolean filter that rejects values it does not recognise.
 
     Built on django-filter's own BooleanFilter: the one for DRF reads the
     query through a widget that turns unknown values into None first.
@@ -122,7 +122,7 @@ class SharedFields(dict):
     """Form fields that every instance of a form uses as they are.
 
     Django's form deep-copies its class's fields for each instance, so that
-    an instance may change its own; a filter form never does, and copying
+    an instance may change its own. A filter form never does, and copying
     the choice fields and their widgets costs more than validating them.
     """
 
@@ -134,9 +134,9 @@ class FilterSet(filters.FilterSet):
     """A FilterSet whose `ReferenceFilter`s are checked on demand.
 
     When no filter depends on the request (ModelChoiceFilter and its kin
-    do), every request gets the same form, so the form class is built once
-    per FilterSet class instead of once per request, and neither the
-    filters nor the form's fields are deep-copied for each request.
+    do), every request gets the same form. Then the form class is built
+    once per FilterSet class, and neither the filters nor the form's fields
+    are deep-copied for each request.
     """
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):

@@ -27,7 +27,7 @@ class MultiPartParser(parsers.MultiPartParser):
 
     Django keeps DATA_UPLOAD_MAX_MEMORY_SIZE for the fields of a multipart
     body but streams its files to disk whatever their size, and no API
-    field takes a file. A body declared larger than the limit is refused
+    field takes a file. A body declared larger than the limit is rejected
     before it is read, as a 413.
     """
 

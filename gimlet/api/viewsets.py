@@ -73,7 +73,7 @@ class TenantScopedViewSet(TenantScopeMixin, viewsets.ModelViewSet):
         manager = self.model.objects
         if visible_tenant_ids(self.request) is not None:
             # The scope's filter and filter_by_tenant's name the same tenants
-            # along the same path; keep the explicit one, which the query
+            # along the same path. Keep the explicit one, which the query
             # would otherwise carry twice.
             manager = manager.with_scopes_disabled()
         queryset = self.prepare_queryset(manager.all())

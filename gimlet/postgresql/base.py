@@ -13,9 +13,9 @@ A connection that raised an error keeps Django's full check
 (`is_usable()`, which runs `SELECT 1`) at the end of its request.
 
 NOTE: a server that vanishes without closing its sockets (a host that
-loses power, a network that drops packets) passes this check. The
-request's first query then fails, where Django's check would have failed
-`SELECT 1` after a TCP timeout; either way the connection is replaced
+loses power, a network that drops packets) passes this check, so the
+request's first query fails. Django's check would fail its `SELECT 1`
+there too, after a TCP timeout. Either way the connection is replaced
 after that request.
 """
 

@@ -122,7 +122,8 @@ def test_shared_form_fields_keep_requests_apart(rf):
     first = EnvironmentFilter(data={"name": "prod"}, request=rf.get("/"))
     second = EnvironmentFilter(data={"name": "dev"}, request=rf.get("/"))
 
-    assert first.is_valid() and second.is_valid()
+    assert first.is_valid()
+    assert second.is_valid()
     assert first.form.cleaned_data["name"] == "prod"
     assert second.form.cleaned_data["name"] == "dev"
 

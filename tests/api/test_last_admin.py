@@ -1,4 +1,4 @@
-"""A tenant keeps at least one admin: the API refuses to demote or remove the last."""
+"""A tenant keeps one admin: the API rejects demoting or removing the last."""
 
 import threading
 

@@ -1,4 +1,4 @@
-"""Old check history is deleted; each credential keeps its latest check."""
+"""Old check history is deleted, and each credential keeps its latest check."""
 
 from datetime import timedelta
 

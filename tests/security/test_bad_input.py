@@ -373,8 +373,8 @@ def test_api_rejects_oversized_body(world, api, existing):
 
     response = api.post("/api/v1/registries/", body, format="json")
 
-    # Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by
-    # default) before DRF parses it; the API answers in JSON.
+    # Django rejects a body over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by
+    # default) before DRF parses it, and the API reports it in JSON.
     assert response.status_code == 413
     assert "Send a smaller body" in response.json()["detail"]
     assert snapshot() == before

@@ -189,7 +189,7 @@ def test_concurrent_updates_leave_valid_token(world):
 
 
 def insert_and_hold(environment, name, inserted, request_started):
-    """Insert a credential named `name`; commit a second after the request starts.
+    """Insert a credential named `name`, then commit a second after the request.
 
     Until the commit, the request's validation cannot see the row, so the
     request's own insert is the one that breaks the unique index (it waits
